@@ -1,0 +1,563 @@
+//! The checks, built from the plan and judged against what the kernel shows.
+//!
+//! Each device gets the checks that apply to it (see [`Check::applies`]);
+//! each check reads sysfs through a [`System`] and returns a [`Verdict`]
+//! whose message says what was read where, and what was expected. The `gsi`
+//! files are read once, before any check runs ([`Suite::new`]), because
+//! `gsi-after-enable` changes them and `gsi` must judge the boot state.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use gsi_plan::{pin_name, Attribute, Device, Plan};
+
+use crate::kernel_log::{self, Ioapic};
+use crate::system::{read_number, read_text, AttrRead, OsError, System};
+
+/// One kind of check; trial names are `{device}::{check}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Check {
+    Present,
+    Pin,
+    Driver,
+    Gsi,
+    GsiAfterEnable,
+    IrqOracle,
+    IrqVsGsi,
+}
+
+impl Check {
+    pub const ALL: [Check; 7] = [
+        Check::Present,
+        Check::Pin,
+        Check::Driver,
+        Check::Gsi,
+        Check::GsiAfterEnable,
+        Check::IrqOracle,
+        Check::IrqVsGsi,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Check::Present => "present",
+            Check::Pin => "pin",
+            Check::Driver => "driver",
+            Check::Gsi => "gsi",
+            Check::GsiAfterEnable => "gsi-after-enable",
+            Check::IrqOracle => "irq-oracle",
+            Check::IrqVsGsi => "irq-vs-gsi",
+        }
+    }
+
+    /// The check's part of the trial name. The boot-state `gsi` check is
+    /// named by the case it judges (`gsi-absent` on a revision without the
+    /// attribute, `gsi-bound`, `gsi-before-enable`, `gsi-none`), so that
+    /// expected failures can name the policy a revision gets wrong.
+    pub fn trial_name(self, plan: &Plan, device: &Device) -> &'static str {
+        if self != Check::Gsi {
+            return self.name();
+        }
+        if plan.attribute == Attribute::Absent {
+            return "gsi-absent";
+        }
+        match (Expected::of(plan, device), device.driver.is_some()) {
+            (Expected::None(_), _) => "gsi-none",
+            (Expected::Gsi(_), true) => "gsi-bound",
+            (Expected::Gsi(_), false) => "gsi-before-enable",
+        }
+    }
+
+    /// Whether the check says anything about this device on this boot.
+    pub fn applies(self, plan: &Plan, device: &Device) -> bool {
+        let bound = device.driver.is_some();
+        let routed = matches!(Expected::of(plan, device), Expected::Gsi(_));
+        match self {
+            Check::Present | Check::Pin | Check::Driver | Check::Gsi => true,
+            // Enabling a bound device fails with EBUSY, and a device without
+            // a pin has nothing for enable to route.
+            Check::GsiAfterEnable => !bound && device.pin != 0,
+            Check::IrqOracle => bound && routed,
+            Check::IrqVsGsi => plan.irq_is_gsi.is_some() && bound && routed,
+        }
+    }
+}
+
+/// One trial to run: a check on the plan's device number `device`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trial {
+    pub name: String,
+    pub device: usize,
+    pub check: Check,
+}
+
+/// Every applicable check of every device, sorted by name: the order they
+/// run in, sequentially (`gsi-after-enable` changes the device).
+pub fn trials(plan: &Plan) -> Vec<Trial> {
+    let mut trials: Vec<Trial> = plan
+        .devices
+        .iter()
+        .enumerate()
+        .flat_map(|(index, device)| {
+            Check::ALL
+                .into_iter()
+                .filter(|check| check.applies(plan, device))
+                .map(move |check| Trial {
+                    name: format!("{}::{}", device.name, check.trial_name(plan, device)),
+                    device: index,
+                    check,
+                })
+        })
+        .collect();
+    trials.sort_by(|a, b| a.name.cmp(&b.name));
+    trials
+}
+
+/// How one trial ended; every message is one sentence for the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Passed(String),
+    Failed(String),
+    Ignored(String),
+}
+
+impl Verdict {
+    pub fn status(&self) -> &'static str {
+        match self {
+            Verdict::Passed(_) => "passed",
+            Verdict::Failed(_) => "failed",
+            Verdict::Ignored(_) => "ignored",
+        }
+    }
+
+    pub fn message(&self) -> &str {
+        match self {
+            Verdict::Passed(m) | Verdict::Failed(m) | Verdict::Ignored(m) => m,
+        }
+    }
+}
+
+/// What the plan says a device's GSI is on this boot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expected {
+    Gsi(u32),
+    /// No GSI, and why.
+    None(&'static str),
+}
+
+impl Expected {
+    fn of(plan: &Plan, device: &Device) -> Expected {
+        if device.pin == 0 {
+            Expected::None("no interrupt pin")
+        } else if !plan.acpi_irq {
+            Expected::None("ACPI does not route interrupts on this boot")
+        } else {
+            match device.gsi {
+                Some(gsi) => Expected::Gsi(gsi),
+                None => Expected::None("the topology gives it no GSI"),
+            }
+        }
+    }
+}
+
+/// Everything the checks share: the plan, where to read, and what was read
+/// before the first trial.
+pub struct Suite {
+    pub plan: Plan,
+    system: System,
+    /// Each device's `gsi` file at start, by plan index.
+    boot_gsi: Vec<AttrRead>,
+    /// Read when first needed, at most once.
+    ioapics: OnceLock<Result<Vec<Ioapic>, String>>,
+}
+
+impl Suite {
+    /// Takes the boot-time snapshot of every `gsi` file.
+    pub fn new(plan: Plan, system: System) -> Suite {
+        let boot_gsi = plan
+            .devices
+            .iter()
+            .map(|device| AttrRead::read(&system.device(&device.bdf).join("gsi")))
+            .collect();
+        Suite {
+            plan,
+            system,
+            boot_gsi,
+            ioapics: OnceLock::new(),
+        }
+    }
+
+    pub fn run(&self, trial: &Trial) -> Verdict {
+        let device = &self.plan.devices[trial.device];
+        let result = match trial.check {
+            Check::Present => return self.present(device),
+            Check::Pin => self.pin(device),
+            Check::Driver => self.driver(device),
+            Check::Gsi => self.gsi(device, &self.boot_gsi[trial.device]),
+            Check::GsiAfterEnable => self.gsi_after_enable(device, &self.boot_gsi[trial.device]),
+            Check::IrqOracle => self.irq_oracle(device),
+            Check::IrqVsGsi => self.irq_vs_gsi(device),
+        };
+        result.unwrap_or_else(Verdict::Failed)
+    }
+
+    fn present(&self, device: &Device) -> Verdict {
+        let dir = self.system.device(&device.bdf);
+        if dir.is_dir() {
+            Verdict::Passed(format!("{} exists", dir.display()))
+        } else {
+            Verdict::Failed(format!(
+                "{} does not exist: no PCI function {} for {}",
+                dir.display(),
+                device.bdf,
+                device.name
+            ))
+        }
+    }
+
+    /// The device directory, or why no other check can look at it.
+    fn device_dir(&self, device: &Device) -> Result<PathBuf, String> {
+        let dir = self.system.device(&device.bdf);
+        if dir.is_dir() {
+            Ok(dir)
+        } else {
+            Err(format!(
+                "{} does not exist, nothing to check",
+                dir.display()
+            ))
+        }
+    }
+
+    fn pin(&self, device: &Device) -> Result<Verdict, String> {
+        const INTERRUPT_PIN: usize = 0x3d;
+        let config = self.device_dir(device)?.join("config");
+        let mut header = Vec::with_capacity(64);
+        File::open(&config)
+            .and_then(|file| file.take(64).read_to_end(&mut header))
+            .map_err(|err| {
+                format!(
+                    "reading {} failed: {}",
+                    config.display(),
+                    OsError::from_io(&err)
+                )
+            })?;
+        let Some(&pin) = header.get(INTERRUPT_PIN) else {
+            return Err(format!(
+                "{} has {} bytes, too short for the interrupt pin at 0x3d",
+                config.display(),
+                header.len()
+            ));
+        };
+        let found = format!("{}[0x3d] = {pin} ({})", config.display(), pin_name(pin));
+        Ok(if pin == device.pin {
+            Verdict::Passed(found)
+        } else {
+            Verdict::Failed(format!(
+                "{found}, expected {} ({})",
+                device.pin,
+                pin_name(device.pin)
+            ))
+        })
+    }
+
+    fn driver(&self, device: &Device) -> Result<Verdict, String> {
+        let link = self.device_dir(device)?.join("driver");
+        let bound = match fs::read_link(&link) {
+            Ok(target) => Some(
+                target
+                    .file_name()
+                    .map(|name| name.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            ),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => None,
+            Err(err) => {
+                return Err(format!(
+                    "reading the link {} failed: {}",
+                    link.display(),
+                    OsError::from_io(&err)
+                ))
+            }
+        };
+        let link = link.display();
+        Ok(match (&device.driver, bound) {
+            (Some(want), Some(got)) if *want == got => Verdict::Passed(format!("{link} -> {got}")),
+            (Some(want), Some(got)) => Verdict::Failed(format!("{link} -> {got}, expected {want}")),
+            (Some(want), None) => Verdict::Failed(format!(
+                "{link} is absent (no driver bound), expected {want}"
+            )),
+            (None, None) => Verdict::Passed(format!("{link} is absent: unbound as planned")),
+            (None, Some(got)) => Verdict::Failed(format!(
+                "{link} -> {got}, expected no driver (the device must stay unbound)"
+            )),
+        })
+    }
+
+    /// The `gsi` file as it was at boot, before this suite enabled anything.
+    fn gsi(&self, device: &Device, boot: &AttrRead) -> Result<Verdict, String> {
+        let path = self.device_dir(device)?.join("gsi");
+        let at = format!("{} {} at boot", path.display(), boot.describe());
+        let route = route(device);
+        if self.plan.attribute == Attribute::Absent {
+            return Ok(absent_on_baseline(&self.plan, &at, boot));
+        }
+        Ok(match (Expected::of(&self.plan, device), boot) {
+            (Expected::None(why), AttrRead::Absent | AttrRead::Error(_)) => {
+                Verdict::Passed(format!("{at}: no GSI ({why})"))
+            }
+            (Expected::None(why), AttrRead::Number(n)) => Verdict::Failed(format!(
+                "{} reads {n} at boot for a device without a GSI ({why}); must be absent or an error",
+                path.display()
+            )),
+            (Expected::None(why), AttrRead::Garbage(_)) => Verdict::Failed(format!(
+                "{at} for a device without a GSI ({why}); must be absent or an error"
+            )),
+            (Expected::Gsi(want), AttrRead::Number(n)) if *n == want => {
+                Verdict::Passed(format!("{at}{route}"))
+            }
+            (Expected::Gsi(want), _) if device.driver.is_some() => {
+                Verdict::Failed(format!("{at}, expected {want}{route} (driver bound)"))
+            }
+            (Expected::Gsi(want), AttrRead::Error(err)) if err.is(libc::EAGAIN) => {
+                Verdict::Passed(format!(
+                    "{at}: not known yet before enable (expected {want}{route} once enabled)"
+                ))
+            }
+            (Expected::Gsi(want), AttrRead::Number(0)) => Verdict::Failed(format!(
+                "{at} on an unbound device, expected {want}{route} or EAGAIN (not known yet); 0 reads as \"no GSI\""
+            )),
+            (Expected::Gsi(want), _) => Verdict::Failed(format!(
+                "{at} on an unbound device, expected {want}{route} or EAGAIN (not known yet)"
+            )),
+        })
+    }
+
+    fn gsi_after_enable(&self, device: &Device, boot: &AttrRead) -> Result<Verdict, String> {
+        let dir = self.device_dir(device)?;
+        let enable = dir.join("enable");
+        OpenOptions::new()
+            .write(true)
+            .open(&enable)
+            .and_then(|mut file| file.write_all(b"1"))
+            .map_err(|err| {
+                let err = OsError::from_io(&err);
+                let hint = if err.is(libc::EBUSY) {
+                    " (a driver is bound; the plan says none)"
+                } else {
+                    ""
+                };
+                format!("writing 1 to {} failed: {err}{hint}", enable.display())
+            })?;
+
+        let path = dir.join("gsi");
+        let after = AttrRead::read(&path);
+        let at = format!("{} {} after enable", path.display(), after.describe());
+        let route = route(device);
+        if self.plan.attribute == Attribute::Absent {
+            return Ok(absent_on_baseline(&self.plan, &at, &after));
+        }
+        Ok(match (Expected::of(&self.plan, device), &after) {
+            (Expected::None(why), AttrRead::Absent | AttrRead::Error(_)) => {
+                Verdict::Passed(format!("{at}: no GSI ({why})"))
+            }
+            (Expected::None(why), _) => Verdict::Failed(format!(
+                "{at} for a device without a GSI ({why}); must be absent or an error"
+            )),
+            (Expected::Gsi(want), AttrRead::Number(n)) if *n == want => match boot {
+                AttrRead::Number(before) if before != n => Verdict::Failed(format!(
+                    "{}: value before enable {before} differs from after enable {n}{route}",
+                    path.display()
+                )),
+                _ => Verdict::Passed(format!("{at}{route}; at boot: {}", boot.short())),
+            },
+            (Expected::Gsi(want), _) => Verdict::Failed(format!("{at}, expected {want}{route}")),
+        })
+    }
+
+    /// The kernel's own view of the GSI: IOAPIC GSI base + pin, from sysfs,
+    /// the IRQ debugfs and the boot log, never from the `gsi` file.
+    fn irq_oracle(&self, device: &Device) -> Result<Verdict, String> {
+        let Expected::Gsi(want) = Expected::of(&self.plan, device) else {
+            return Ok(Verdict::Ignored("no GSI expected".to_owned()));
+        };
+        let route = route(device);
+        let irq = self.irq_of(device)?;
+        let chip = self.chip_of(irq)?;
+        match chip_kind(&chip) {
+            Chip::IoApic => {}
+            Chip::Msi => return Ok(Verdict::Ignored(msi_reason(irq, &chip))),
+            Chip::Pic => {
+                // PIC mode: an ACPI GSI is the 8259 input, which is the IRQ.
+                let found = format!("irq {irq} on {chip} (PIC mode, GSI = IRQ)");
+                return Ok(if irq == want {
+                    Verdict::Passed(format!("{found}{route}"))
+                } else {
+                    Verdict::Failed(format!("{found}, expected GSI {want}{route}"))
+                });
+            }
+            Chip::Other => {
+                return Ok(Verdict::Ignored(format!(
+                    "irq {irq} is on chip {chip:?}, neither IO-APIC nor PIC: no oracle"
+                )))
+            }
+        }
+
+        let hwirq_path = self.system.irq(irq).join("hwirq");
+        let pin = read_number(&hwirq_path)?;
+        let debugfs = self.system.irq_debugfs(irq);
+        let domain = read_text(&debugfs)
+            .map_err(|err| format!("{err} (debugfs mounted? CONFIG_GENERIC_IRQ_DEBUGFS?)"))
+            .and_then(|text| {
+                top_domain(&text)
+                    .map(str::to_owned)
+                    .ok_or_else(|| format!("no domain: line in {}", debugfs.display()))
+            })?;
+        let ioapics = self
+            .ioapics
+            .get_or_init(|| {
+                kernel_log::read_log(&self.system).map(|log| kernel_log::parse_ioapics(&log))
+            })
+            .as_ref()
+            .map_err(Clone::clone)?;
+        let Some(ioapic) = ioapics.iter().find(|ioapic| ioapic.domain() == domain) else {
+            let known: Vec<String> = ioapics
+                .iter()
+                .map(|i| {
+                    format!(
+                        "IOAPIC[{}] apic_id {} GSI {}-{}",
+                        i.index, i.apic_id, i.gsi_base, i.gsi_end
+                    )
+                })
+                .collect();
+            return Err(format!(
+                "irq {irq}: domain {domain:?} ({}) matches no IOAPIC[..] line in the kernel log {} (found: {})",
+                debugfs.display(),
+                self.system.kmsg().display(),
+                if known.is_empty() { "none".to_owned() } else { known.join("; ") }
+            ));
+        };
+        let gsi = ioapic.gsi_base + pin;
+        let found = format!(
+            "irq {irq} ({}/irq) is pin {pin} ({}) of {domain} ({}), GSI base {} (IOAPIC[{}] in the kernel log) -> GSI {gsi}",
+            self.system.device(&device.bdf).display(),
+            hwirq_path.display(),
+            debugfs.display(),
+            ioapic.gsi_base,
+            ioapic.index,
+        );
+        Ok(if gsi > ioapic.gsi_end {
+            Verdict::Failed(format!(
+                "{found}, beyond that IOAPIC's last GSI {}",
+                ioapic.gsi_end
+            ))
+        } else if gsi == want {
+            Verdict::Passed(format!("{found}{route}"))
+        } else {
+            Verdict::Failed(format!("{found}, expected {want}{route}"))
+        })
+    }
+
+    fn irq_vs_gsi(&self, device: &Device) -> Result<Verdict, String> {
+        let (Some(same), Expected::Gsi(gsi)) =
+            (self.plan.irq_is_gsi, Expected::of(&self.plan, device))
+        else {
+            return Ok(Verdict::Ignored(
+                "nothing asserted about irq versus GSI".to_owned(),
+            ));
+        };
+        let irq = self.irq_of(device)?;
+        let chip = self.chip_of(irq)?;
+        if chip_kind(&chip) == Chip::Msi {
+            return Ok(Verdict::Ignored(msi_reason(irq, &chip)));
+        }
+        let found = format!(
+            "{}/irq = {irq}, GSI {gsi}{}",
+            self.system.device(&device.bdf).display(),
+            route(device)
+        );
+        let topology = &self.plan.topology;
+        Ok(match (same, irq == gsi) {
+            (true, true) => Verdict::Passed(format!("{found}: irq == GSI as {topology} promises")),
+            (false, false) => {
+                Verdict::Passed(format!("{found}: irq != GSI as {topology} promises"))
+            }
+            (true, false) => Verdict::Failed(format!("{found}: expected irq == GSI on {topology}")),
+            (false, true) => Verdict::Failed(format!(
+                "{found}: expected irq != GSI on {topology} (dynamic IOAPIC irqdomain)"
+            )),
+        })
+    }
+
+    fn irq_of(&self, device: &Device) -> Result<u32, String> {
+        let path = self.device_dir(device)?.join("irq");
+        match read_number(&path)? {
+            0 => Err(format!(
+                "{} = 0: the kernel assigned no IRQ",
+                path.display()
+            )),
+            irq => Ok(irq),
+        }
+    }
+
+    fn chip_of(&self, irq: u32) -> Result<String, String> {
+        read_text(&self.system.irq(irq).join("chip_name"))
+    }
+}
+
+/// Baseline: the attribute must not exist, whatever the device.
+fn absent_on_baseline(plan: &Plan, at: &str, read: &AttrRead) -> Verdict {
+    if *read == AttrRead::Absent {
+        Verdict::Passed(format!("{at}: {} has no gsi attribute", plan.revision))
+    } else {
+        Verdict::Failed(format!(
+            "{at}, expected the file to be absent ({} adds no gsi attribute)",
+            plan.revision
+        ))
+    }
+}
+
+fn route(device: &Device) -> String {
+    if device.route.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", device.route)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chip {
+    IoApic,
+    Msi,
+    Pic,
+    Other,
+}
+
+/// chip_name in sysfs: `IO-APIC` (or `IR-IO-APIC` with interrupt
+/// remapping), `XT-PIC`, and `PCI-MSI`/`PCI-MSIX-<bdf>`-like names for MSI.
+fn chip_kind(chip: &str) -> Chip {
+    if chip == "IO-APIC" || chip == "IR-IO-APIC" {
+        Chip::IoApic
+    } else if chip.contains("MSI") {
+        Chip::Msi
+    } else if chip == "XT-PIC" {
+        Chip::Pic
+    } else {
+        Chip::Other
+    }
+}
+
+fn msi_reason(irq: u32, chip: &str) -> String {
+    format!("irq {irq} is on chip {chip} (MSI/MSI-X): no INTx GSI behind it")
+}
+
+/// The outermost irqdomain in a /sys/kernel/debug/irq/irqs/N file: the
+/// first `domain:` line (parents follow, indented, in kernel/irq/debugfs.c).
+fn top_domain(debugfs: &str) -> Option<&str> {
+    debugfs
+        .lines()
+        .find_map(|line| line.trim_start().strip_prefix("domain:"))
+        .map(str::trim)
+}
+
+#[cfg(test)]
+mod tests;

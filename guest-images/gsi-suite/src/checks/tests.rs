@@ -1,0 +1,689 @@
+//! Each check against fake sysfs trees laid out as the kernel lays them out.
+
+use std::fs;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+
+use gsi_plan::{Attribute, Device, Plan};
+use tempfile::TempDir;
+
+use super::*;
+
+const BDF: &str = "0000:00:03.0";
+const ROUTE: &str = "ICH9 slot 0x03 INTA -> PIRQH";
+
+struct Fake {
+    _dir: TempDir,
+    sys: PathBuf,
+    kmsg: PathBuf,
+}
+
+impl Fake {
+    fn new() -> Fake {
+        let dir = tempfile::tempdir().unwrap();
+        let sys = dir.path().join("sys");
+        let kmsg = dir.path().join("kmsg");
+        fs::create_dir_all(&sys).unwrap();
+        Fake {
+            sys,
+            kmsg,
+            _dir: dir,
+        }
+    }
+
+    fn system(&self) -> System {
+        System::new(&self.sys, &self.kmsg)
+    }
+
+    fn dev(&self) -> PathBuf {
+        self.sys.join("bus/pci/devices").join(BDF)
+    }
+
+    fn write(&self, relative: &str, contents: impl AsRef<[u8]>) {
+        let path = self.sys.join(relative);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, contents).unwrap();
+    }
+
+    /// A PCI function with a config header, `enable`, and an optional
+    /// driver link, `irq` and `gsi`.
+    fn device(&self, pin: u8, driver: Option<&str>, irq: u32, gsi: Option<&str>) {
+        let dev = self.dev();
+        fs::create_dir_all(&dev).unwrap();
+        let mut config = vec![0u8; 64];
+        config[0x3d] = pin;
+        fs::write(dev.join("config"), config).unwrap();
+        fs::write(dev.join("enable"), "0\n").unwrap();
+        fs::write(dev.join("irq"), format!("{irq}\n")).unwrap();
+        if let Some(driver) = driver {
+            symlink(
+                format!("../../../bus/pci/drivers/{driver}"),
+                dev.join("driver"),
+            )
+            .unwrap();
+        }
+        if let Some(gsi) = gsi {
+            fs::write(dev.join("gsi"), gsi).unwrap();
+        }
+    }
+
+    /// An interrupt as /sys/kernel/irq and the IRQ debugfs show it.
+    fn irq(&self, irq: u32, chip: &str, domain: &str, hwirq: u32) {
+        self.write(&format!("kernel/irq/{irq}/chip_name"), format!("{chip}\n"));
+        self.write(&format!("kernel/irq/{irq}/hwirq"), format!("{hwirq}\n"));
+        self.write(
+            &format!("kernel/debug/irq/irqs/{irq}"),
+            format!(
+                "handler:  handle_fasteoi_irq\ndevice:   {BDF}\nnode:     0\n\
+                 domain:  {domain}\n hwirq:   0x{hwirq:x}\n chip:    {chip}\n  flags:   0x10\n \
+                 parent:\n    domain:  VECTOR\n     hwirq:   0x{irq:x}\n"
+            ),
+        );
+    }
+
+    fn kmsg(&self, text: &str) {
+        fs::write(&self.kmsg, text).unwrap();
+    }
+}
+
+fn device(pin: u8, driver: Option<&str>, gsi: Option<u32>) -> Device {
+    Device {
+        name: "rng".into(),
+        bdf: BDF.into(),
+        pin,
+        driver: driver.map(Into::into),
+        gsi,
+        route: ROUTE.into(),
+    }
+}
+
+fn plan(attribute: Attribute, devices: Vec<Device>) -> Plan {
+    Plan {
+        revision: "v5".into(),
+        topology: "q35".into(),
+        attribute,
+        acpi_irq: true,
+        irq_is_gsi: None,
+        devices,
+    }
+}
+
+/// Runs one check of the plan's first device on the fake tree.
+fn run(fake: &Fake, plan: Plan, check: Check) -> Verdict {
+    let suite = Suite::new(plan, fake.system());
+    suite.run(&Trial {
+        name: format!("rng::{}", check.name()),
+        device: 0,
+        check,
+    })
+}
+
+#[track_caller]
+fn passed(verdict: Verdict) -> String {
+    match verdict {
+        Verdict::Passed(message) => message,
+        other => panic!("expected a pass, got {other:?}"),
+    }
+}
+
+#[track_caller]
+fn failed(verdict: Verdict) -> String {
+    match verdict {
+        Verdict::Failed(message) => message,
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+#[track_caller]
+fn ignored(verdict: Verdict) -> String {
+    match verdict {
+        Verdict::Ignored(message) => message,
+        other => panic!("expected ignored, got {other:?}"),
+    }
+}
+
+fn bound() -> Device {
+    device(1, Some("virtio-pci"), Some(23))
+}
+
+fn unbound() -> Device {
+    device(1, None, Some(23))
+}
+
+#[test]
+fn trials_are_named_sorted_and_chosen_per_device() {
+    let mut plan = plan(
+        Attribute::Present,
+        vec![
+            Device {
+                name: "usb".into(),
+                ..unbound()
+            },
+            Device {
+                name: "rng".into(),
+                ..bound()
+            },
+            Device {
+                name: "testdev".into(),
+                ..device(0, None, None)
+            },
+        ],
+    );
+    plan.irq_is_gsi = Some(true);
+    let names: Vec<String> = trials(&plan).into_iter().map(|t| t.name).collect();
+    assert_eq!(
+        names,
+        [
+            "rng::driver",
+            "rng::gsi-bound",
+            "rng::irq-oracle",
+            "rng::irq-vs-gsi",
+            "rng::pin",
+            "rng::present",
+            "testdev::driver",
+            "testdev::gsi-none",
+            "testdev::pin",
+            "testdev::present",
+            "usb::driver",
+            "usb::gsi-after-enable",
+            "usb::gsi-before-enable",
+            "usb::pin",
+            "usb::present",
+        ]
+    );
+    assert_eq!(trials(&plan)[0].device, 1);
+}
+
+#[test]
+fn no_acpi_routing_means_no_oracle_trials() {
+    let mut plan = plan(Attribute::Present, vec![bound()]);
+    plan.acpi_irq = false;
+    plan.irq_is_gsi = Some(true);
+    let checks: Vec<Check> = trials(&plan).into_iter().map(|t| t.check).collect();
+    assert!(!checks.contains(&Check::IrqOracle));
+    assert!(!checks.contains(&Check::IrqVsGsi));
+}
+
+#[test]
+fn zero_devices_give_zero_trials() {
+    assert!(trials(&plan(Attribute::Present, vec![])).is_empty());
+}
+
+#[test]
+fn present() {
+    let fake = Fake::new();
+    let missing = failed(run(
+        &fake,
+        plan(Attribute::Present, vec![bound()]),
+        Check::Present,
+    ));
+    assert!(
+        missing.contains("does not exist: no PCI function 0000:00:03.0"),
+        "{missing}"
+    );
+    fake.device(1, None, 0, None);
+    passed(run(
+        &fake,
+        plan(Attribute::Present, vec![bound()]),
+        Check::Present,
+    ));
+}
+
+#[test]
+fn other_checks_fail_on_a_missing_device() {
+    let fake = Fake::new();
+    // Baseline would otherwise pass: the missing directory has no gsi file.
+    let message = failed(run(
+        &fake,
+        plan(Attribute::Absent, vec![bound()]),
+        Check::Gsi,
+    ));
+    assert!(
+        message.contains("does not exist, nothing to check"),
+        "{message}"
+    );
+}
+
+#[test]
+fn pin() {
+    let fake = Fake::new();
+    fake.device(1, None, 0, None);
+    let message = passed(run(
+        &fake,
+        plan(Attribute::Present, vec![unbound()]),
+        Check::Pin,
+    ));
+    assert!(message.ends_with("/config[0x3d] = 1 (INTA)"), "{message}");
+    let message = failed(run(
+        &fake,
+        plan(Attribute::Present, vec![device(2, None, Some(23))]),
+        Check::Pin,
+    ));
+    assert!(
+        message.ends_with("= 1 (INTA), expected 2 (INTB)"),
+        "{message}"
+    );
+    fs::write(fake.dev().join("config"), [0u8; 16]).unwrap();
+    let message = failed(run(
+        &fake,
+        plan(Attribute::Present, vec![unbound()]),
+        Check::Pin,
+    ));
+    assert!(message.contains("has 16 bytes"), "{message}");
+}
+
+#[test]
+fn driver() {
+    let fake = Fake::new();
+    fake.device(1, Some("virtio-pci"), 23, None);
+    let message = passed(run(
+        &fake,
+        plan(Attribute::Present, vec![bound()]),
+        Check::Driver,
+    ));
+    assert!(message.ends_with("/driver -> virtio-pci"), "{message}");
+    let other = device(1, Some("ahci"), Some(23));
+    let message = failed(run(
+        &fake,
+        plan(Attribute::Present, vec![other]),
+        Check::Driver,
+    ));
+    assert!(
+        message.ends_with("-> virtio-pci, expected ahci"),
+        "{message}"
+    );
+    let message = failed(run(
+        &fake,
+        plan(Attribute::Present, vec![unbound()]),
+        Check::Driver,
+    ));
+    assert!(message.contains("expected no driver"), "{message}");
+
+    let fake = Fake::new();
+    fake.device(1, None, 0, None);
+    passed(run(
+        &fake,
+        plan(Attribute::Present, vec![unbound()]),
+        Check::Driver,
+    ));
+    let message = failed(run(
+        &fake,
+        plan(Attribute::Present, vec![bound()]),
+        Check::Driver,
+    ));
+    assert!(
+        message.contains("no driver bound), expected virtio-pci"),
+        "{message}"
+    );
+}
+
+#[test]
+fn gsi_on_baseline_must_be_absent() {
+    let fake = Fake::new();
+    fake.device(1, Some("virtio-pci"), 23, None);
+    let message = passed(run(
+        &fake,
+        plan(Attribute::Absent, vec![bound()]),
+        Check::Gsi,
+    ));
+    assert!(
+        message.contains("is absent at boot: v5 has no gsi attribute"),
+        "{message}"
+    );
+    fs::write(fake.dev().join("gsi"), "23\n").unwrap();
+    let message = failed(run(
+        &fake,
+        plan(Attribute::Absent, vec![bound()]),
+        Check::Gsi,
+    ));
+    assert!(
+        message.contains("/gsi = 23 at boot, expected the file to be absent"),
+        "{message}"
+    );
+}
+
+#[test]
+fn gsi_of_a_bound_device_must_match() {
+    let fake = Fake::new();
+    fake.device(1, Some("virtio-pci"), 23, Some("23\n"));
+    let message = passed(run(
+        &fake,
+        plan(Attribute::Present, vec![bound()]),
+        Check::Gsi,
+    ));
+    assert!(
+        message.ends_with(&format!("/gsi = 23 at boot ({ROUTE})")),
+        "{message}"
+    );
+    fs::write(fake.dev().join("gsi"), "0\n").unwrap();
+    let message = failed(run(
+        &fake,
+        plan(Attribute::Present, vec![bound()]),
+        Check::Gsi,
+    ));
+    assert!(
+        message.ends_with(&format!(
+            "/sys/bus/pci/devices/{BDF}/gsi = 0 at boot, expected 23 ({ROUTE}) (driver bound)"
+        )),
+        "{message}"
+    );
+    fs::remove_file(fake.dev().join("gsi")).unwrap();
+    let message = failed(run(
+        &fake,
+        plan(Attribute::Present, vec![bound()]),
+        Check::Gsi,
+    ));
+    assert!(
+        message.contains("is absent at boot, expected 23"),
+        "{message}"
+    );
+}
+
+#[test]
+fn no_gsi_must_be_explicit() {
+    let fake = Fake::new();
+    fake.device(0, None, 0, None);
+    let no_pin = || plan(Attribute::Present, vec![device(0, None, None)]);
+    let message = passed(run(&fake, no_pin(), Check::Gsi));
+    assert!(
+        message.ends_with("is absent at boot: no GSI (no interrupt pin)"),
+        "{message}"
+    );
+    fs::create_dir(fake.dev().join("gsi")).unwrap();
+    let message = passed(run(&fake, no_pin(), Check::Gsi));
+    assert!(message.contains("read fails with EISDIR"), "{message}");
+    fs::remove_dir(fake.dev().join("gsi")).unwrap();
+    fs::write(fake.dev().join("gsi"), "0\n").unwrap();
+    let message = failed(run(&fake, no_pin(), Check::Gsi));
+    assert!(
+        message.ends_with(
+            "/gsi reads 0 at boot for a device without a GSI (no interrupt pin); must be absent or an error"
+        ),
+        "{message}"
+    );
+
+    // With a pin but no ACPI routing, a number is just as wrong.
+    let fake = Fake::new();
+    fake.device(1, Some("virtio-pci"), 11, Some("11\n"));
+    let mut no_acpi = plan(Attribute::Present, vec![bound()]);
+    no_acpi.acpi_irq = false;
+    let message = failed(run(&fake, no_acpi, Check::Gsi));
+    assert!(
+        message.contains("(ACPI does not route interrupts on this boot)"),
+        "{message}"
+    );
+}
+
+#[test]
+fn gsi_of_an_unbound_device_is_known_or_eagain() {
+    let fake = Fake::new();
+    fake.device(1, None, 0, Some("23\n"));
+    let suite = Suite::new(plan(Attribute::Present, vec![unbound()]), fake.system());
+    let dev = &suite.plan.devices[0];
+    let eagain = AttrRead::Error(OsError::from_errno(libc::EAGAIN));
+    let message = passed(suite.gsi(dev, &eagain).unwrap());
+    assert!(message.contains("read fails with EAGAIN"), "{message}");
+    assert!(message.contains("not known yet"), "{message}");
+    passed(suite.gsi(dev, &AttrRead::Number(23)).unwrap());
+
+    let message = failed(suite.gsi(dev, &AttrRead::Number(0)).unwrap());
+    assert!(
+        message.contains("= 0 at boot on an unbound device, expected 23"),
+        "{message}"
+    );
+    let message = failed(suite.gsi(dev, &AttrRead::Number(22)).unwrap());
+    assert!(
+        message.contains("= 22 at boot on an unbound device"),
+        "{message}"
+    );
+    let eio = AttrRead::Error(OsError::from_errno(libc::EIO));
+    failed(suite.gsi(dev, &eio).unwrap());
+    failed(suite.gsi(dev, &AttrRead::Absent).unwrap());
+}
+
+#[test]
+fn gsi_judges_the_boot_snapshot() {
+    let fake = Fake::new();
+    fake.device(1, None, 0, Some("0\n"));
+    let suite = Suite::new(plan(Attribute::Present, vec![unbound()]), fake.system());
+    // Enabling later fixes the file, but the boot state was 0.
+    fs::write(fake.dev().join("gsi"), "23\n").unwrap();
+    let trial = Trial {
+        name: "rng::gsi-before-enable".into(),
+        device: 0,
+        check: Check::Gsi,
+    };
+    failed(suite.run(&trial));
+}
+
+#[test]
+fn gsi_after_enable() {
+    let fake = Fake::new();
+    fake.device(1, None, 0, Some("23\n"));
+    let message = passed(run(
+        &fake,
+        plan(Attribute::Present, vec![unbound()]),
+        Check::GsiAfterEnable,
+    ));
+    assert!(message.contains("/gsi = 23 after enable"), "{message}");
+    let enable = fs::read_to_string(fake.dev().join("enable")).unwrap();
+    assert!(enable.starts_with('1'), "{enable:?}");
+
+    fs::write(fake.dev().join("gsi"), "0\n").unwrap();
+    let message = failed(run(
+        &fake,
+        plan(Attribute::Present, vec![unbound()]),
+        Check::GsiAfterEnable,
+    ));
+    assert!(
+        message.ends_with(&format!("= 0 after enable, expected 23 ({ROUTE})")),
+        "{message}"
+    );
+}
+
+#[test]
+fn gsi_before_and_after_enable_must_agree() {
+    let fake = Fake::new();
+    fake.device(1, None, 0, Some("22\n"));
+    let suite = Suite::new(plan(Attribute::Present, vec![unbound()]), fake.system());
+    fs::write(fake.dev().join("gsi"), "23\n").unwrap();
+    let trial = Trial {
+        name: "rng::gsi-after-enable".into(),
+        device: 0,
+        check: Check::GsiAfterEnable,
+    };
+    let message = failed(suite.run(&trial));
+    assert!(
+        message.contains("value before enable 22 differs from after enable 23"),
+        "{message}"
+    );
+}
+
+#[test]
+fn gsi_after_enable_on_baseline_and_without_gsi() {
+    let fake = Fake::new();
+    fake.device(1, None, 0, None);
+    passed(run(
+        &fake,
+        plan(Attribute::Absent, vec![unbound()]),
+        Check::GsiAfterEnable,
+    ));
+    let mut no_acpi = plan(Attribute::Present, vec![unbound()]);
+    no_acpi.acpi_irq = false;
+    passed(run(&fake, no_acpi.clone(), Check::GsiAfterEnable));
+    fs::write(fake.dev().join("gsi"), "0\n").unwrap();
+    failed(run(
+        &fake,
+        plan(Attribute::Absent, vec![unbound()]),
+        Check::GsiAfterEnable,
+    ));
+    let message = failed(run(&fake, no_acpi, Check::GsiAfterEnable));
+    assert!(message.contains("for a device without a GSI"), "{message}");
+}
+
+#[test]
+fn gsi_after_enable_reports_a_failed_enable() {
+    let fake = Fake::new();
+    fake.device(1, None, 0, Some("23\n"));
+    fs::remove_file(fake.dev().join("enable")).unwrap();
+    fs::create_dir(fake.dev().join("enable")).unwrap();
+    let message = failed(run(
+        &fake,
+        plan(Attribute::Present, vec![unbound()]),
+        Check::GsiAfterEnable,
+    ));
+    assert!(message.contains("writing 1 to "), "{message}");
+    assert!(message.contains("EISDIR"), "{message}");
+}
+
+const KMSG: &str = "\
+6,40,1000,-;IOAPIC[0]: apic_id 0, version 32, address 0xfec00000, GSI 0-23
+6,41,1001,-;IOAPIC[1]: apic_id 2, version 32, address 0xfec10000, GSI 24-47
+";
+
+#[test]
+fn irq_oracle_adds_the_ioapic_base() {
+    let fake = Fake::new();
+    fake.kmsg(KMSG);
+    fake.device(1, Some("virtio-pci"), 23, Some("23\n"));
+    fake.irq(23, "IO-APIC", "IO-APIC-0", 23);
+    let message = passed(run(
+        &fake,
+        plan(Attribute::Present, vec![bound()]),
+        Check::IrqOracle,
+    ));
+    assert!(message.contains("is pin 23"), "{message}");
+    assert!(
+        message.contains("GSI base 0 (IOAPIC[0] in the kernel log) -> GSI 23"),
+        "{message}"
+    );
+
+    // Second IOAPIC, dynamic domain: irq 51 is pin 1 of apic_id 2 -> GSI 25.
+    let fake = Fake::new();
+    fake.kmsg(KMSG);
+    fake.device(1, Some("virtio-pci"), 51, None);
+    fake.irq(51, "IO-APIC", "IO-APIC-2", 1);
+    let on_second = || {
+        plan(
+            Attribute::Present,
+            vec![device(1, Some("virtio-pci"), Some(25))],
+        )
+    };
+    let message = passed(run(&fake, on_second(), Check::IrqOracle));
+    assert!(message.contains("-> GSI 25"), "{message}");
+    let message = failed(run(
+        &fake,
+        plan(Attribute::Present, vec![bound()]),
+        Check::IrqOracle,
+    ));
+    assert!(message.contains("-> GSI 25, expected 23"), "{message}");
+}
+
+#[test]
+fn irq_oracle_needs_the_kernel_log_line() {
+    let fake = Fake::new();
+    fake.kmsg("6,1,0,-;Linux version 6.12\n");
+    fake.device(1, Some("virtio-pci"), 23, None);
+    fake.irq(23, "IO-APIC", "IO-APIC-0", 23);
+    let message = failed(run(
+        &fake,
+        plan(Attribute::Present, vec![bound()]),
+        Check::IrqOracle,
+    ));
+    assert!(message.contains("matches no IOAPIC[..] line"), "{message}");
+    assert!(message.contains("(found: none)"), "{message}");
+
+    fs::remove_file(&fake.kmsg).unwrap();
+    let message = failed(run(
+        &fake,
+        plan(Attribute::Present, vec![bound()]),
+        Check::IrqOracle,
+    ));
+    assert!(message.contains("ENOENT"), "{message}");
+}
+
+#[test]
+fn irq_oracle_ignores_msi_and_fails_without_irq() {
+    let fake = Fake::new();
+    fake.device(1, Some("virtio-pci"), 24, None);
+    fake.irq(24, "PCI-MSI-0000:00:03.0", "PCI-MSI-3", 0);
+    let reason = ignored(run(
+        &fake,
+        plan(Attribute::Present, vec![bound()]),
+        Check::IrqOracle,
+    ));
+    assert!(reason.contains("MSI"), "{reason}");
+
+    let fake = Fake::new();
+    fake.device(1, Some("virtio-pci"), 0, None);
+    let message = failed(run(
+        &fake,
+        plan(Attribute::Present, vec![bound()]),
+        Check::IrqOracle,
+    ));
+    assert!(
+        message.contains("/irq = 0: the kernel assigned no IRQ"),
+        "{message}"
+    );
+}
+
+#[test]
+fn irq_oracle_in_pic_mode() {
+    let fake = Fake::new();
+    fake.device(1, Some("virtio-pci"), 11, None);
+    fake.irq(11, "XT-PIC", "", 11);
+    let pic = |gsi| {
+        plan(
+            Attribute::Present,
+            vec![device(1, Some("virtio-pci"), Some(gsi))],
+        )
+    };
+    passed(run(&fake, pic(11), Check::IrqOracle));
+    failed(run(&fake, pic(10), Check::IrqOracle));
+}
+
+#[test]
+fn irq_vs_gsi() {
+    let fake = Fake::new();
+    fake.device(1, Some("virtio-pci"), 23, None);
+    fake.irq(23, "IO-APIC", "IO-APIC-0", 23);
+    let promise = |same| {
+        let mut plan = plan(Attribute::Present, vec![bound()]);
+        plan.irq_is_gsi = Some(same);
+        plan
+    };
+    passed(run(&fake, promise(true), Check::IrqVsGsi));
+    let message = failed(run(&fake, promise(false), Check::IrqVsGsi));
+    assert!(message.contains("irq = 23, GSI 23"), "{message}");
+    assert!(message.contains("expected irq != GSI on q35"), "{message}");
+
+    let fake = Fake::new();
+    fake.device(1, Some("virtio-pci"), 51, None);
+    fake.irq(51, "IO-APIC", "IO-APIC-0", 23);
+    passed(run(&fake, promise(false), Check::IrqVsGsi));
+    failed(run(&fake, promise(true), Check::IrqVsGsi));
+
+    let fake = Fake::new();
+    fake.device(1, Some("virtio-pci"), 40, None);
+    fake.irq(40, "PCI-MSIX-0000:00:03.0", "PCI-MSIX-3", 0);
+    ignored(run(&fake, promise(true), Check::IrqVsGsi));
+}
+
+#[test]
+fn top_domain_is_the_first_one() {
+    let text = "node:     0\ndomain:  IO-APIC-1\n hwirq:   0x2\n parent:\n    domain:  VECTOR\n";
+    assert_eq!(top_domain(text), Some("IO-APIC-1"));
+    assert_eq!(top_domain("node: 0\n"), None);
+}
+
+#[test]
+fn messages_name_the_file_read() {
+    let fake = Fake::new();
+    fake.device(1, None, 0, None);
+    let message = passed(run(
+        &fake,
+        plan(Attribute::Present, vec![unbound()]),
+        Check::Present,
+    ));
+    assert!(Path::new(message.trim_end_matches(" exists")).starts_with(&fake.sys));
+}

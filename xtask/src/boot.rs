@@ -1,0 +1,250 @@
+//! One QEMU boot: start it, stream the serial console to a log and to the
+//! parser, stop QEMU as soon as the guest says it is done, and never let a
+//! boot outlive its wall-clock limit.
+
+use crate::console::{Console, Ending};
+use crate::qemu::{self, Accel};
+use crate::topology::Topology;
+use anyhow::{Context, Result};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Console bytes written to a log at most; a guest that floods is cut.
+pub const MAX_LOG: u64 = 16 << 20;
+
+/// Everything one boot needs.
+pub struct Request<'a> {
+    pub topology: &'a Topology,
+    pub bzimage: &'a Path,
+    pub initrd: &'a Path,
+    pub accel: Accel,
+    pub timeout: Duration,
+    pub log: PathBuf,
+    pub extra_cmdline: String,
+}
+
+/// What came back.
+#[derive(Debug)]
+pub struct Outcome {
+    pub console: Console,
+    pub ending: Ending,
+    /// Wall-clock seconds from QEMU start to its end (or to DONE).
+    pub secs: f64,
+}
+
+/// Boots once. An error here means QEMU could not be started at all; every
+/// guest-side failure is data in the [`Outcome`].
+pub fn run(req: &Request) -> Result<Outcome> {
+    let args = qemu::command(
+        req.topology,
+        req.accel,
+        req.bzimage,
+        req.initrd,
+        &req.extra_cmdline,
+    );
+    if let Some(dir) = req.log.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut log = std::fs::File::create(&req.log)
+        .with_context(|| format!("creating {}", req.log.display()))?;
+    writeln!(log, "$ {} {}", qemu::QEMU, shell_words(&args))?;
+    let started = Instant::now();
+    let handle = Arc::new(
+        duct::cmd(qemu::QEMU, &args)
+            .stdin_null()
+            .stderr_to_stdout()
+            .unchecked()
+            .reader()
+            .with_context(|| {
+                format!("starting {} (apt-get install qemu-system-x86)", qemu::QEMU)
+            })?,
+    );
+    let (tx, rx) = mpsc::channel::<Vec<u8>>();
+    let reader = {
+        let handle = Arc::clone(&handle);
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(&*handle);
+            loop {
+                let mut buf = Vec::new();
+                match lines.read_until(b'\n', &mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        if tx.send(buf).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        })
+    };
+    let mut console = Console::default();
+    let mut written: u64 = 0;
+    let deadline = started + req.timeout;
+    let ending = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(bytes) => {
+                if written < MAX_LOG {
+                    written += bytes.len() as u64;
+                    log.write_all(&bytes)?;
+                }
+                let line = String::from_utf8_lossy(&bytes);
+                if console.feed(&line) {
+                    break Ending::Done;
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => break Ending::TimedOut,
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                let status = handle.try_wait().ok().flatten().map(|o| o.status.code());
+                break Ending::Exited(status.flatten());
+            }
+        }
+    };
+    let secs = started.elapsed().as_secs_f64();
+    // Done or timed out: QEMU is still running. Exited: kill is a no-op.
+    let _ = handle.kill();
+    let _ = reader.join();
+    match ending {
+        Ending::TimedOut => writeln!(
+            log,
+            "\n[gsi-workbench] no end after {:?}: QEMU killed",
+            req.timeout
+        )?,
+        Ending::Exited(code) => writeln!(log, "\n[gsi-workbench] QEMU exited with {code:?}")?,
+        Ending::Done => writeln!(
+            log,
+            "\n[gsi-workbench] guest done after {secs:.2} s: QEMU stopped"
+        )?,
+    }
+    Ok(Outcome {
+        console,
+        ending,
+        secs,
+    })
+}
+
+/// Arguments quoted for a human to paste into a shell.
+pub fn shell_words(args: &[String]) -> String {
+    args.iter()
+        .map(|a| {
+            if !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_=,./:@".contains(c))
+            {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Whether KVM works here: a short probe boot of `bzimage` under KVM must
+/// print the kernel banner within a few seconds. The answer is cached per
+/// QEMU binary in `target/gsi/kvm-probe`. `GSI_ACCEL=tcg|kvm` overrides.
+pub fn detect_accel(bzimage: &Path, reporter: &crate::progress::Reporter) -> Result<Accel> {
+    match std::env::var("GSI_ACCEL").as_deref() {
+        Ok("tcg") => return Ok(Accel::Tcg),
+        Ok("kvm") => return Ok(Accel::Kvm),
+        _ => {}
+    }
+    if std::fs::File::options()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+        .is_err()
+    {
+        reporter.note("accel: TCG (/dev/kvm is not usable)");
+        return Ok(Accel::Tcg);
+    }
+    let qemu = crate::tools::find_on_path(qemu::QEMU).context("qemu-system-x86_64 not found")?;
+    let qemu_meta = std::fs::metadata(&qemu)?;
+    let key = format!(
+        "{} {} {:?}",
+        qemu.display(),
+        qemu_meta.len(),
+        qemu_meta.modified().ok()
+    );
+    let cache = crate::work_dir().join("kvm-probe");
+    if let Ok(text) = std::fs::read_to_string(&cache) {
+        if let Some(answer) = text.strip_prefix(&format!("{key}\n")) {
+            let accel = if answer.trim() == "kvm" {
+                Accel::Kvm
+            } else {
+                Accel::Tcg
+            };
+            return Ok(accel);
+        }
+    }
+    let started = Instant::now();
+    let args: Vec<String> = [
+        qemu::base(),
+        qemu::accel(Accel::Kvm),
+        qemu::machine(crate::topology::Machine::Q35, ""),
+        qemu::serial_stdio(),
+        vec![
+            "-kernel".into(),
+            bzimage.display().to_string(),
+            "-append".into(),
+            "console=ttyS0 panic=-1".into(),
+        ],
+    ]
+    .concat();
+    let handle = duct::cmd(qemu::QEMU, &args)
+        .stdin_null()
+        .stderr_to_stdout()
+        .unchecked()
+        .reader()?;
+    let handle = Arc::new(handle);
+    let (tx, rx) = mpsc::channel();
+    let probe = {
+        let handle = Arc::clone(&handle);
+        std::thread::spawn(move || {
+            for line in BufReader::new(&*handle).lines().map_while(Result::ok) {
+                if line.contains("Linux version") {
+                    let _ = tx.send(());
+                    break;
+                }
+            }
+        })
+    };
+    let works = rx.recv_timeout(Duration::from_secs(8)).is_ok();
+    let _ = handle.kill();
+    let _ = probe.join();
+    let accel = if works { Accel::Kvm } else { Accel::Tcg };
+    reporter.note(format!(
+        "accel: {} (KVM probe boot {} in {:.1} s; cached in {})",
+        accel.name().to_uppercase(),
+        if works {
+            "printed the banner"
+        } else {
+            "failed"
+        },
+        started.elapsed().as_secs_f64(),
+        crate::config::display(&cache)
+    ));
+    crate::write_atomic(&cache, format!("{key}\n{}\n", accel.name()).as_bytes())?;
+    Ok(accel)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_words_quote_what_needs_it() {
+        let args = vec![
+            "-append".to_string(),
+            "console=ttyS0 panic=-1".to_string(),
+            "it's".to_string(),
+        ];
+        assert_eq!(
+            shell_words(&args),
+            r"-append 'console=ttyS0 panic=-1' 'it'\''s'"
+        );
+    }
+}

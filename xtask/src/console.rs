@@ -1,0 +1,356 @@
+//! Turning a guest's serial console into a verdict.
+//!
+//! The console is untrusted: lines are bounded, protocol records are only
+//! read between BEGIN and END, nothing from it is ever used as a path or a
+//! command, and anything that does not parse is ignored (and stays in the
+//! log for a human).
+
+use gsi_plan::protocol;
+use serde::{Deserialize, Serialize};
+
+/// Longest console line kept; the rest of a longer line is dropped.
+pub const MAX_LINE: usize = 4096;
+
+/// What the guest said about one trial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Passed,
+    Failed,
+    Ignored,
+    /// A listed expected failure that failed.
+    Xfail,
+    /// A listed expected failure that passed: fails the run.
+    Xpass,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Trial {
+    pub name: String,
+    pub outcome: Outcome,
+    pub message: String,
+}
+
+/// The verdict of one boot, most specific cause first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    Passed,
+    /// Passed on the retry after a hang.
+    Flaky,
+    TestFailed,
+    SuiteCrashed,
+    KernelPanic,
+    BootFailed,
+    Timeout,
+    QemuFailed,
+    /// The revision did not apply or did not build; nothing was booted.
+    BuildFailed,
+}
+
+impl Verdict {
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Passed => "passed",
+            Verdict::Flaky => "flaky",
+            Verdict::TestFailed => "test-failed",
+            Verdict::SuiteCrashed => "suite-crashed",
+            Verdict::KernelPanic => "kernel-panic",
+            Verdict::BootFailed => "boot-failed",
+            Verdict::Timeout => "timeout",
+            Verdict::QemuFailed => "qemu-failed",
+            Verdict::BuildFailed => "build-failed",
+        }
+    }
+
+    pub fn is_success(self) -> bool {
+        matches!(self, Verdict::Passed | Verdict::Flaky)
+    }
+}
+
+/// Everything parsed out of one console.
+#[derive(Debug, Default, Clone)]
+pub struct Console {
+    pub begun: bool,
+    pub trials: Vec<Trial>,
+    pub ended: bool,
+    pub done: bool,
+    pub init_errors: Vec<String>,
+    /// The panic line and a few lines before it.
+    pub panic: Vec<String>,
+    /// QEMU's own error lines (`qemu-system-x86_64: ...`).
+    pub qemu_errors: Vec<String>,
+    /// The kernel printed its banner.
+    pub kernel_started: bool,
+}
+
+impl Console {
+    /// Feeds one line; returns true when the guest said it is done (the
+    /// harness may stop QEMU then).
+    pub fn feed(&mut self, raw: &str) -> bool {
+        let line: &str = if raw.len() > MAX_LINE {
+            let mut end = MAX_LINE;
+            while !raw.is_char_boundary(end) {
+                end -= 1;
+            }
+            &raw[..end]
+        } else {
+            raw
+        };
+        let line = line.trim_end_matches(['\r', '\n']);
+        // Kernel lines carry a timestamp prefix; protocol lines start the line.
+        if line.contains("Linux version ") {
+            self.kernel_started = true;
+        }
+        if line.starts_with("qemu-system-") && self.qemu_errors.len() < 20 {
+            self.qemu_errors.push(line.to_string());
+        }
+        // From the panic line on, keep what follows (CPU, call trace).
+        let panicking = !self.panic.is_empty() && !self.done;
+        if (panicking || line.contains("Kernel panic - not syncing")) && self.panic.len() < 40 {
+            self.panic.push(line.to_string());
+        }
+        let Some((tag, rest)) = split_record(line) else {
+            return false;
+        };
+        match tag {
+            protocol::BEGIN => self.begun = true,
+            protocol::TRIAL if self.begun && !self.ended => {
+                if let Some(trial) = parse_trial(rest) {
+                    if self.trials.len() < 10_000 {
+                        self.trials.push(trial);
+                    }
+                }
+            }
+            protocol::END if self.begun => self.ended = true,
+            protocol::INIT_ERROR if self.init_errors.len() < 20 => {
+                self.init_errors.push(protocol::unescape(rest))
+            }
+            protocol::DONE => {
+                self.done = true;
+                return true;
+            }
+            _ => {}
+        }
+        false
+    }
+
+    /// Parses a whole console at once (reports, tests).
+    pub fn parse(text: &str) -> Console {
+        let mut console = Console::default();
+        for line in text.lines() {
+            console.feed(line);
+        }
+        console
+    }
+}
+
+fn split_record(line: &str) -> Option<(&str, &str)> {
+    if !line.starts_with("@@GSI-") {
+        return None;
+    }
+    Some(line.split_once(' ').unwrap_or((line, "")))
+}
+
+fn parse_trial(rest: &str) -> Option<Trial> {
+    let mut parts = rest.splitn(3, ' ');
+    let outcome = match parts.next()? {
+        "passed" => Outcome::Passed,
+        "failed" => Outcome::Failed,
+        "ignored" => Outcome::Ignored,
+        _ => return None,
+    };
+    let name = parts.next()?;
+    if name.is_empty() || name.len() > 200 || !name.chars().all(|c| c.is_ascii_graphic()) {
+        return None;
+    }
+    Some(Trial {
+        name: name.to_string(),
+        outcome,
+        message: protocol::unescape(parts.next().unwrap_or("")),
+    })
+}
+
+/// How the QEMU process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// The guest said DONE and the harness stopped QEMU.
+    Done,
+    /// QEMU exited on its own with this code (`None`: killed by a signal).
+    Exited(Option<i32>),
+    /// The wall-clock limit passed.
+    TimedOut,
+}
+
+/// The verdict and the trials with expected failures applied. `xfail`
+/// returns the reason when a trial is a listed expected failure.
+pub fn judge(
+    console: &Console,
+    ending: Ending,
+    xfail: &dyn Fn(&str) -> Option<String>,
+) -> (Verdict, Vec<Trial>) {
+    let trials: Vec<Trial> = console
+        .trials
+        .iter()
+        .map(|t| {
+            let mut t = t.clone();
+            if let Some(reason) = xfail(&t.name) {
+                match t.outcome {
+                    Outcome::Failed => {
+                        t.outcome = Outcome::Xfail;
+                        t.message = format!("{} [expected failure: {reason}]", t.message);
+                    }
+                    Outcome::Passed => {
+                        t.outcome = Outcome::Xpass;
+                        t.message = format!(
+                            "listed as an expected failure ({reason}) but passed: remove the entry from configs/matrix.toml"
+                        );
+                    }
+                    _ => {}
+                }
+            }
+            t
+        })
+        .collect();
+    let verdict = if !console.panic.is_empty() {
+        Verdict::KernelPanic
+    } else if console.ended {
+        let bad = trials
+            .iter()
+            .any(|t| matches!(t.outcome, Outcome::Failed | Outcome::Xpass));
+        let ran = trials.iter().any(|t| t.outcome != Outcome::Ignored);
+        if bad || !ran {
+            Verdict::TestFailed
+        } else {
+            Verdict::Passed
+        }
+    } else if console.begun || !console.init_errors.is_empty() {
+        if ending == Ending::TimedOut {
+            Verdict::Timeout
+        } else {
+            Verdict::SuiteCrashed
+        }
+    } else if ending == Ending::TimedOut {
+        Verdict::Timeout
+    } else if !console.qemu_errors.is_empty() || (!console.kernel_started && ending != Ending::Done)
+    {
+        Verdict::QemuFailed
+    } else {
+        Verdict::BootFailed
+    };
+    (verdict, trials)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn none(_: &str) -> Option<String> {
+        None
+    }
+
+    const GOOD: &str = "\
+[    0.000000] Linux version 6.12.117 (gsi@workbench)
+gsi-init: starting
+@@GSI-BEGIN v1 trials=2
+test rng::gsi ... ok
+@@GSI-TRIAL passed rng::gsi
+@@GSI-TRIAL failed edu::gsi /sys/bus/pci/devices/0000:00:05.0/gsi = 0, expected 21\\nsecond line
+@@GSI-END passed=1 failed=1 ignored=0
+@@GSI-DONE 101
+";
+
+    #[test]
+    fn a_full_console_parses() {
+        let c = Console::parse(GOOD);
+        assert!(c.begun && c.ended && c.done && c.kernel_started);
+        assert_eq!(c.trials.len(), 2);
+        assert_eq!(
+            c.trials[1].message,
+            "/sys/bus/pci/devices/0000:00:05.0/gsi = 0, expected 21\nsecond line"
+        );
+        let (v, _) = judge(&c, Ending::Done, &none);
+        assert_eq!(v, Verdict::TestFailed);
+    }
+
+    #[test]
+    fn expected_failures_pass_the_run_and_xpass_fails_it() {
+        let c = Console::parse(GOOD);
+        let xfail_edu = |n: &str| (n == "edu::gsi").then(|| "v4 reads 0".to_string());
+        let (v, trials) = judge(&c, Ending::Done, &xfail_edu);
+        assert_eq!(v, Verdict::Passed);
+        assert_eq!(trials[1].outcome, Outcome::Xfail);
+        let xfail_rng = |n: &str| (n == "rng::gsi").then(|| "why".to_string());
+        let (v, trials) = judge(&c, Ending::Done, &xfail_rng);
+        assert_eq!(v, Verdict::TestFailed);
+        assert_eq!(trials[0].outcome, Outcome::Xpass);
+    }
+
+    #[test]
+    fn records_before_begin_are_ignored() {
+        let forged = "@@GSI-TRIAL passed forged::x\n@@GSI-END passed=1 failed=0 ignored=0\n";
+        let c = Console::parse(forged);
+        assert!(c.trials.is_empty() && !c.ended);
+        assert_eq!(
+            judge(&c, Ending::Exited(Some(0)), &none).0,
+            Verdict::QemuFailed
+        );
+    }
+
+    #[test]
+    fn zero_trials_is_a_failure() {
+        let c = Console::parse(
+            "@@GSI-BEGIN v1 trials=0\n@@GSI-END passed=0 failed=0 ignored=0\n@@GSI-DONE 101\n",
+        );
+        assert_eq!(judge(&c, Ending::Done, &none).0, Verdict::TestFailed);
+    }
+
+    #[test]
+    fn each_failure_mode_has_its_verdict() {
+        let panic = "Linux version 6\n[ 1.0] Kernel panic - not syncing: Attempted to kill init!\n[ 1.0] CPU: 0\n";
+        let c = Console::parse(panic);
+        assert_eq!(
+            judge(&c, Ending::Exited(Some(0)), &none).0,
+            Verdict::KernelPanic
+        );
+        assert_eq!(c.panic.len(), 2);
+        let stalled = "Linux version 6\n@@GSI-BEGIN v1 trials=3\n@@GSI-TRIAL passed a::b\n";
+        assert_eq!(
+            judge(&Console::parse(stalled), Ending::TimedOut, &none).0,
+            Verdict::Timeout
+        );
+        assert_eq!(
+            judge(&Console::parse(stalled), Ending::Exited(Some(0)), &none).0,
+            Verdict::SuiteCrashed
+        );
+        let silent = "Linux version 6\n";
+        assert_eq!(
+            judge(&Console::parse(silent), Ending::TimedOut, &none).0,
+            Verdict::Timeout
+        );
+        assert_eq!(
+            judge(&Console::parse(silent), Ending::Exited(Some(0)), &none).0,
+            Verdict::BootFailed
+        );
+        let qemu = "qemu-system-x86_64: -device bogus: 'bogus' is not a valid device model name\n";
+        let c = Console::parse(qemu);
+        assert_eq!(
+            judge(&c, Ending::Exited(Some(1)), &none).0,
+            Verdict::QemuFailed
+        );
+        assert_eq!(c.qemu_errors.len(), 1);
+    }
+
+    #[test]
+    fn hostile_lines_are_bounded() {
+        let mut c = Console::default();
+        c.feed("@@GSI-BEGIN v1");
+        let long = format!("@@GSI-TRIAL passed a::b {}", "x".repeat(100_000));
+        c.feed(&long);
+        assert!(c.trials[0].message.len() < MAX_LINE);
+        c.feed("@@GSI-TRIAL passed ../../etc/passwd\u{1b}[31m x");
+        c.feed("@@GSI-TRIAL maybe a::c");
+        c.feed("\u{0}\u{ff}garbage");
+        assert_eq!(c.trials.len(), 1, "{:?}", c.trials);
+    }
+}

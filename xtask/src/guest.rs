@@ -1,0 +1,119 @@
+//! The guest side, from the host: building the static guest binaries once
+//! and packing an initramfs per (revision, topology) with its plan.
+
+use crate::cpio::Archive;
+use crate::progress::Reporter;
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+
+/// The target the guest binaries are built for (static-pie glibc).
+pub const TARGET: &str = "x86_64-unknown-linux-gnu";
+
+/// The built guest executables.
+#[derive(Debug, Clone)]
+pub struct GuestBinaries {
+    pub init: Vec<u8>,
+    pub suite: Vec<u8>,
+    /// A static busybox for `boot --shell`, when wanted.
+    pub busybox: Option<Vec<u8>>,
+}
+
+/// Builds `gsi-init` and `gsi-suite` statically into `target/guest`
+/// (its own target dir, so the static RUSTFLAGS never invalidate the host
+/// build). Cargo makes the second call a no-op.
+pub fn build_binaries(reporter: &Reporter, with_shell: bool) -> Result<GuestBinaries> {
+    reporter.note("guest: building the static /init and suite");
+    let root = crate::project_root();
+    let target_dir = root.join("target").join("guest");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = duct::cmd!(
+        cargo,
+        "build",
+        "--release",
+        "--quiet",
+        "--target",
+        TARGET,
+        "-p",
+        "gsi-init",
+        "-p",
+        "gsi-suite"
+    )
+    .dir(&root)
+    .env("CARGO_TARGET_DIR", &target_dir)
+    .env("RUSTFLAGS", "-C target-feature=+crt-static")
+    .stderr_to_stdout()
+    .stdout_capture()
+    .unchecked()
+    .run()
+    .context("running cargo for the guest crates")?;
+    if !output.status.success() {
+        anyhow::bail!(
+            "building the guest crates (guest-images/) failed:\n{}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+    }
+    let bin = target_dir.join(TARGET).join("release");
+    let read = |name: &str| {
+        std::fs::read(bin.join(name))
+            .with_context(|| format!("reading {}", bin.join(name).display()))
+    };
+    let busybox =
+        if with_shell {
+            Some(std::fs::read("/bin/busybox").context(
+                "boot --shell needs a static busybox: apt-get install -y busybox-static",
+            )?)
+        } else {
+            None
+        };
+    Ok(GuestBinaries {
+        init: read("init")?,
+        suite: read("gsi-suite")?,
+        busybox,
+    })
+}
+
+/// The initramfs bytes for one plan.
+pub fn initramfs(binaries: &GuestBinaries, plan: &gsi_plan::Plan) -> Vec<u8> {
+    let mut a = Archive::new();
+    for dir in ["dev", "proc", "sys", "bin", "etc", "etc/gsi", "tmp"] {
+        a.dir(dir);
+    }
+    a.char_dev("dev/console", 0o600, 5, 1);
+    a.char_dev("dev/null", 0o666, 1, 3);
+    a.file("init", 0o755, &binaries.init);
+    a.file(gsi_plan::SUITE_PATH, 0o755, &binaries.suite);
+    a.file(gsi_plan::PLAN_PATH, 0o644, plan.to_toml().as_bytes());
+    if let Some(busybox) = &binaries.busybox {
+        a.file("bin/busybox", 0o755, busybox);
+        for applet in [
+            "sh", "ls", "cat", "echo", "grep", "dmesg", "lspci", "find", "head", "poweroff",
+        ] {
+            a.symlink(&format!("bin/{applet}"), "busybox");
+        }
+    }
+    a.finish()
+}
+
+/// Writes the initramfs for `plan` under `target/gsi/initramfs/`, named by
+/// its content hash, and returns (path, hash). An existing file with the
+/// same hash is reused.
+pub fn write_initramfs(
+    binaries: &GuestBinaries,
+    plan: &gsi_plan::Plan,
+) -> Result<(PathBuf, String)> {
+    let bytes = initramfs(binaries, plan);
+    let hash = crate::sha256_hex(&bytes)[..16].to_string();
+    let path = crate::work_dir().join("initramfs").join(format!(
+        "{}-{}-{hash}.cpio",
+        plan.revision.replace('/', "-"),
+        plan.topology
+    ));
+    if !is_complete(&path, bytes.len()) {
+        crate::write_atomic(&path, &bytes)?;
+    }
+    Ok((path, hash))
+}
+
+fn is_complete(path: &Path, len: usize) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.len() == len as u64)
+}

@@ -1,0 +1,46 @@
+//! Command line of the workbench: parse and dispatch, nothing else.
+
+use clap::{Parser, Subcommand};
+use xtask::{boot_cmd, ci, kernel, test_matrix};
+
+/// gsi-workbench: apply each revision of the PCI/sysfs gsi series to a
+/// pinned kernel, build it, boot it under QEMU on many ACPI/IOAPIC
+/// topologies and test the `gsi` attribute inside the guest.
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    arg_required_else_help = true,
+    version
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Patch, build, boot and test every revision x topology of a profile.
+    TestMatrix(test_matrix::Args),
+    /// Fetch the pinned tree or build kernels without booting.
+    #[command(subcommand)]
+    Kernel(kernel::Command),
+    /// Boot one topology with the console on this terminal.
+    Boot(boot_cmd::Args),
+    /// What CI runs: fmt, clippy, unit tests, then real end-to-end boots.
+    Ci(ci::Args),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::TestMatrix(args) => test_matrix::run(args),
+        Command::Kernel(command) => kernel::run(command),
+        Command::Boot(args) => boot_cmd::run(args),
+        Command::Ci(args) => ci::run(args),
+    };
+    if let Err(err) = result {
+        eprintln!("error: {err:#}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,338 @@
+//! `cargo xtask test-matrix`: the whole pipeline. Builds run one after the
+//! other (each uses every core); boots start as soon as their kernel exists
+//! and run `--jobs` at a time.
+
+use crate::boot;
+use crate::console::{self, Verdict};
+use crate::matrix::{self, Matrix};
+use crate::pin::{self, Pin};
+use crate::progress::{Event, Progress, Reporter};
+use crate::qemu::Accel;
+use crate::report::{PinInfo, Report, Run};
+use crate::revision::{self, Revision};
+use crate::topology::{self, Topology};
+use crate::{build, guest, tools};
+use anyhow::{bail, Context, Result};
+use std::path::PathBuf;
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// Profile from configs/matrix.toml (default: its default_profile).
+    #[arg(long, short)]
+    pub profile: Option<String>,
+    /// Only these revisions (repeatable); overrides the profile's list.
+    #[arg(long = "revision", short = 'r', value_name = "REV")]
+    pub revisions: Vec<String>,
+    /// Only these topologies (repeatable); overrides the profile's list.
+    #[arg(long = "topology", short = 't', value_name = "TOPO")]
+    pub topologies: Vec<String>,
+    /// Boots run at once (default: number of cores).
+    #[arg(long, short)]
+    pub jobs: Option<usize>,
+    /// Write the JSON report here (also always at target/gsi/last-run.json).
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+    /// Per-boot timeout in seconds, overriding each topology's timeout_s.
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u64>,
+    /// Do not install missing Debian packages even when running as root.
+    #[arg(long)]
+    pub no_install: bool,
+}
+
+/// One resolved selection.
+pub struct Selection {
+    pub matrix: Matrix,
+    pub revisions: Vec<Revision>,
+    pub topologies: Vec<Topology>,
+}
+
+/// Resolves profile and filters into loaded revisions and topologies;
+/// every unknown name is an error listing the known ones.
+pub fn select(
+    profile: Option<&str>,
+    revisions: &[String],
+    topologies: &[String],
+) -> Result<Selection> {
+    let matrix = matrix::load(&matrix::path())?;
+    let profile_name = profile.unwrap_or(&matrix.spec.default_profile).to_string();
+    let profile = matrix.profile(&profile_name)?.clone();
+    let rev_names = if revisions.is_empty() {
+        profile.revisions.clone()
+    } else {
+        revisions.to_vec()
+    };
+    let topo_dir = topology::dir();
+    let mut topo_names = if topologies.is_empty() {
+        profile.topologies.clone()
+    } else {
+        topologies.to_vec()
+    };
+    if topo_names.iter().any(|t| t == "*") {
+        topo_names = topology::known(&topo_dir);
+    }
+    let series = revision::series_dir();
+    let revisions = rev_names
+        .iter()
+        .map(|r| revision::load(&series, r))
+        .collect::<Result<Vec<_>>>()?;
+    let topologies = topo_names
+        .iter()
+        .map(|t| topology::load(&topo_dir, t))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Selection {
+        matrix,
+        revisions,
+        topologies,
+    })
+}
+
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let progress = Progress::start();
+    let reporter = progress.reporter();
+    let result = run_with(&args, &reporter);
+    progress.finish();
+    let report = result?;
+    print!("\n{}", report.table());
+    let failures = report.failures();
+    if !failures.is_empty() {
+        println!();
+        for line in &failures {
+            println!("{line}");
+        }
+    }
+    let bad = report
+        .runs
+        .iter()
+        .filter(|r| !r.verdict.is_success())
+        .count();
+    if bad > 0 {
+        bail!(
+            "{bad} of {} runs did not pass (details above)",
+            report.runs.len()
+        );
+    }
+    println!("\nall {} runs passed", report.runs.len());
+    Ok(())
+}
+
+struct BootJob {
+    revision: Revision,
+    topology: Topology,
+    bzimage: PathBuf,
+}
+
+/// The pipeline; returns the report (also written to disk).
+pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
+    let selection = select(args.profile.as_deref(), &args.revisions, &args.topologies)?;
+    reporter.stage(format!(
+        "test-matrix: {} revision(s) x {} topology(ies)",
+        selection.revisions.len(),
+        selection.topologies.len()
+    ));
+    tools::ensure(
+        &[tools::BUILD, tools::BOOT].concat(),
+        !args.no_install,
+        reporter,
+    )?;
+    let pin = pin::resolve(&crate::config::configs_dir().join("kernel.toml"), reporter)?;
+    let binaries = guest::build_binaries(reporter, false)?;
+    let jobs = args.jobs.unwrap_or_else(cores).max(1);
+
+    let (tx, rx) = mpsc::channel::<BootJob>();
+    let rx = Arc::new(Mutex::new(rx));
+    let runs: Arc<Mutex<Vec<Run>>> = Arc::default();
+    let accel: Arc<Mutex<Option<Accel>>> = Arc::default();
+    let log_dir = crate::work_dir().join("logs");
+
+    std::thread::scope(|scope| -> Result<()> {
+        for _ in 0..jobs {
+            let rx = Arc::clone(&rx);
+            let runs = Arc::clone(&runs);
+            let accel = Arc::clone(&accel);
+            let binaries = &binaries;
+            let matrix = &selection.matrix;
+            let log_dir = &log_dir;
+            scope.spawn(move || loop {
+                let job = match rx.lock().unwrap().recv() {
+                    Ok(job) => job,
+                    Err(_) => break,
+                };
+                let accel = accel.lock().unwrap().unwrap_or(Accel::Tcg);
+                let run = boot_one(
+                    &job,
+                    binaries,
+                    matrix,
+                    accel,
+                    args.timeout,
+                    log_dir,
+                    reporter,
+                );
+                runs.lock().unwrap().push(run);
+            });
+        }
+        reporter.stage("build and boot");
+        for rev in &selection.revisions {
+            let built = build::build(&pin, rev, cores(), reporter);
+            match built {
+                Ok(b) => {
+                    if b.cached {
+                        reporter.note(format!("build {}: cached kernel {}", rev.name, b.key));
+                    }
+                    let mut chosen = accel.lock().unwrap();
+                    if chosen.is_none() {
+                        *chosen = Some(boot::detect_accel(&b.bzimage, reporter)?);
+                    }
+                    drop(chosen);
+                    for topology in &selection.topologies {
+                        tx.send(BootJob {
+                            revision: rev.clone(),
+                            topology: topology.clone(),
+                            bzimage: b.bzimage.clone(),
+                        })
+                        .context("boot workers are gone")?;
+                    }
+                }
+                Err(err) => {
+                    let log = crate::work_dir()
+                        .join("logs")
+                        .join(format!("build-{}.log", rev.slug()));
+                    reporter.send(Event::Warn(format!("{}: {err:#}", rev.name)));
+                    let mut runs = runs.lock().unwrap();
+                    for topology in &selection.topologies {
+                        runs.push(Run {
+                            revision: rev.name.clone(),
+                            topology: topology.name.clone(),
+                            verdict: Verdict::BuildFailed,
+                            boot_s: 0.0,
+                            log: crate::config::display(&log),
+                            trials: vec![],
+                            detail: format!("{err:#}"),
+                        });
+                    }
+                }
+            }
+        }
+        drop(tx);
+        Ok(())
+    })?;
+
+    let mut runs = Arc::try_unwrap(runs)
+        .expect("workers joined")
+        .into_inner()
+        .unwrap();
+    let order = |r: &Run| {
+        (
+            selection
+                .revisions
+                .iter()
+                .position(|x| x.name == r.revision),
+            selection
+                .topologies
+                .iter()
+                .position(|x| x.name == r.topology),
+        )
+    };
+    runs.sort_by_key(order);
+    let report = Report {
+        schema: crate::report::SCHEMA,
+        pin: pin_info(&pin),
+        accel: accel.lock().unwrap().unwrap_or(Accel::Tcg).name().into(),
+        runs,
+    };
+    report.write_json(&crate::work_dir().join("last-run.json"))?;
+    if let Some(path) = &args.json {
+        report.write_json(path)?;
+    }
+    Ok(report)
+}
+
+pub fn pin_info(pin: &Pin) -> PinInfo {
+    let kind = match &pin.source {
+        pin::Source::Debian { .. } => "debian",
+        pin::Source::Git { .. } => "git",
+        pin::Source::Path { .. } => "path",
+    };
+    PinInfo {
+        source: format!("{kind} {}", pin.description),
+        version: pin.version.clone(),
+        sha256: pin.sha256.clone(),
+    }
+}
+
+fn boot_one(
+    job: &BootJob,
+    binaries: &guest::GuestBinaries,
+    matrix: &Matrix,
+    accel: Accel,
+    timeout: Option<u64>,
+    log_dir: &std::path::Path,
+    reporter: &Reporter,
+) -> Run {
+    let rev = &job.revision.name;
+    let topo = &job.topology.name;
+    let log = log_dir
+        .join(job.revision.slug())
+        .join(format!("{topo}.console.log"));
+    let mut run = Run {
+        revision: rev.clone(),
+        topology: topo.clone(),
+        verdict: Verdict::BootFailed,
+        boot_s: 0.0,
+        log: crate::config::display(&log),
+        trials: vec![],
+        detail: String::new(),
+    };
+    reporter.send(Event::BootStart {
+        revision: rev.clone(),
+        topology: topo.clone(),
+    });
+    let plan = job.topology.plan(rev, matrix.attribute(rev));
+    let outcome = guest::write_initramfs(binaries, &plan).and_then(|(initrd, _)| {
+        boot::run(&boot::Request {
+            topology: &job.topology,
+            bzimage: &job.bzimage,
+            initrd: &initrd,
+            accel,
+            timeout: Duration::from_secs(timeout.unwrap_or(job.topology.spec.timeout_s)),
+            log: log.clone(),
+            extra_cmdline: String::new(),
+        })
+    });
+    match outcome {
+        Ok(outcome) => {
+            let xfail = |trial: &str| matrix.xfail(rev, topo, trial);
+            let (verdict, trials) = console::judge(&outcome.console, outcome.ending, &xfail);
+            run.verdict = verdict;
+            run.trials = trials;
+            run.boot_s = crate::secs(Duration::from_secs_f64(outcome.secs));
+            let c = &outcome.console;
+            run.detail = [
+                c.panic.join("\n"),
+                c.qemu_errors.join("\n"),
+                c.init_errors.join("\n"),
+            ]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n");
+        }
+        Err(err) => {
+            run.verdict = Verdict::QemuFailed;
+            run.detail = format!("{err:#}");
+        }
+    }
+    reporter.send(Event::BootEnd {
+        revision: rev.clone(),
+        topology: topo.clone(),
+        verdict: run.verdict.name().into(),
+        secs: run.boot_s,
+    });
+    run
+}
