@@ -53,7 +53,7 @@ pub fn run(req: &Request) -> Result<Outcome> {
     writeln!(log, "$ {} {}", qemu::QEMU, shell_words(&args))?;
     let started = Instant::now();
     let handle = Arc::new(
-        duct::cmd(qemu::QEMU, &args)
+        crate::children::own_group(duct::cmd(qemu::QEMU, &args))
             .stdin_null()
             .stderr_to_stdout()
             .unchecked()
@@ -62,6 +62,7 @@ pub fn run(req: &Request) -> Result<Outcome> {
                 format!("starting {} (apt-get install qemu-system-x86)", qemu::QEMU)
             })?,
     );
+    let _registered = crate::children::Registered::new(handle.pids());
     let (tx, rx) = mpsc::channel::<Vec<u8>>();
     let reader = {
         let handle = Arc::clone(&handle);
@@ -194,12 +195,13 @@ pub fn detect_accel(bzimage: &Path, reporter: &crate::progress::Reporter) -> Res
         ],
     ]
     .concat();
-    let handle = duct::cmd(qemu::QEMU, &args)
+    let handle = crate::children::own_group(duct::cmd(qemu::QEMU, &args))
         .stdin_null()
         .stderr_to_stdout()
         .unchecked()
         .reader()?;
     let handle = Arc::new(handle);
+    let _registered = crate::children::Registered::new(handle.pids());
     let (tx, rx) = mpsc::channel();
     let probe = {
         let handle = Arc::clone(&handle);

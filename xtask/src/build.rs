@@ -37,6 +37,16 @@ pub fn key(pin: &Pin, rev: &Revision) -> String {
     crate::sha256_hex(text.as_bytes())[..16].to_string()
 }
 
+/// The name of the `O=` directory inside a revision's tree; it survives a
+/// re-application of the series (see [`crate::revision::prepare`]).
+pub fn build_dir_name(pin: &Pin) -> String {
+    format!(
+        "{}{}",
+        crate::revision::BUILD_DIR_PREFIX,
+        &pin.config.hash()[..12]
+    )
+}
+
 /// Returns the kernel for `rev`, building it when the cache has none.
 pub fn build(pin: &Pin, rev: &Revision, jobs: usize, reporter: &Reporter) -> Result<Build> {
     let key = key(pin, rev);
@@ -92,13 +102,15 @@ fn build_uncached(
     log: &Path,
     reporter: &Reporter,
 ) -> Result<PathBuf> {
-    let out = crate::work_dir().join("build").join(&pin.key).join(format!(
-        "{}-{}",
-        rev.slug(),
-        &pin.config.hash()[..12]
-    ));
-    let _lock = crate::lock::Lock::acquire(&out.with_extension("lock"), reporter)?;
+    // O= is a direct subdirectory of the revision's tree: kbuild then uses
+    // `srctree := ..`, so every command line and preprocessed file is the
+    // same byte for byte in every revision's tree, and ccache serves one
+    // revision's objects to the next (a mutant costs the files it touches).
+    let trees = crate::work_dir().join("trees").join(&pin.key);
+    let _lock =
+        crate::lock::Lock::acquire(&trees.join(format!("{}.build.lock", rev.slug())), reporter)?;
     let tree = crate::revision::prepare(pin, rev, reporter)?;
+    let out = tree.dir.join(build_dir_name(pin));
     std::fs::create_dir_all(&out)?;
     std::fs::create_dir_all(log.parent().unwrap())?;
     let mut log_file =
@@ -206,7 +218,7 @@ fn make(
     ];
     argv.extend(args.iter().map(|a| a.to_string()));
     writeln!(log, "$ make {}", argv.join(" "))?;
-    let reader = duct::cmd("make", &argv)
+    let reader = crate::children::own_group(duct::cmd("make", &argv))
         .env("CCACHE_DIR", work.join("ccache"))
         .env("CCACHE_BASEDIR", &work)
         .env("CCACHE_NOHASHDIR", "1")
@@ -220,6 +232,7 @@ fn make(
         .unchecked()
         .reader()
         .context("starting make (is it installed? see `cargo xtask test-matrix` tool check)")?;
+    let _registered = crate::children::Registered::new(reader.pids());
     let mut tail: std::collections::VecDeque<String> = Default::default();
     let mut lines = BufReader::new(&reader);
     let mut buf = Vec::new();

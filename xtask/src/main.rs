@@ -33,6 +33,7 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
+    xtask::children::install_handler();
     let result = match cli.command {
         Command::TestMatrix(args) => test_matrix::run(args),
         Command::Kernel(command) => kernel::run(command),

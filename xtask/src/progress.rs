@@ -31,6 +31,9 @@ pub enum Event {
         outcome: String,
         secs: f64,
     },
+    /// Sent by [`Progress::finish`]: clear the status line and stop, even
+    /// while clones of the reporter are still alive.
+    Finish,
     BootStart {
         revision: String,
         topology: String,
@@ -100,7 +103,7 @@ impl Progress {
     }
 
     pub fn finish(self) {
-        drop(self.reporter);
+        self.reporter.send(Event::Finish);
         let _ = self.handle.join();
     }
 }
@@ -130,6 +133,7 @@ fn draw(rx: Receiver<Event>, live: bool) {
         let mut out = stdout.lock();
         let elapsed = st.start.elapsed().as_secs_f64();
         let line = match event {
+            Event::Finish => break,
             Event::Stage(s) => Some(format!("== {s}")),
             Event::Note(s) => Some(s),
             Event::Warn(s) => Some(format!("warning: {s}")),

@@ -14,6 +14,10 @@ use serde::{Deserialize, Serialize};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+/// Directories in a tree starting with this are build outputs (`O=`),
+/// kept when the tree is made anew.
+pub const BUILD_DIR_PREFIX: &str = ".build-";
+
 /// One revision of the series, read from disk.
 #[derive(Debug, Clone)]
 pub struct Revision {
@@ -146,6 +150,20 @@ pub fn prepare(pin: &Pin, rev: &Revision, reporter: &Reporter) -> Result<Tree> {
     }
     // Whatever is there is stale or half-made: forget the stamp first.
     let _ = std::fs::remove_file(&stamp_path);
+    // Keep the build outputs: the next build of this revision stays
+    // incremental (make compares mtimes; refreshed files below rebuild).
+    let keep = trees.join(format!(".{}.keep", rev.slug()));
+    std::fs::create_dir_all(&keep)?;
+    for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(BUILD_DIR_PREFIX)
+        {
+            let _ = std::fs::remove_dir_all(keep.join(entry.file_name()));
+            std::fs::rename(entry.path(), keep.join(entry.file_name()))?;
+        }
+    }
     remove_worktree(pin, &dir)?;
     reporter.note(format!(
         "apply {}: git am {} patch(es) on {}",
@@ -154,6 +172,9 @@ pub fn prepare(pin: &Pin, rev: &Revision, reporter: &Reporter) -> Result<Tree> {
         &pin.base[..12]
     ));
     link_worktree(pin, &dir)?;
+    for entry in std::fs::read_dir(&keep)?.flatten() {
+        std::fs::rename(entry.path(), dir.join(entry.file_name()))?;
+    }
     let touched = apply(&dir, rev, &pin.base).inspect_err(|_| {
         let _ = remove_worktree(pin, &dir);
     })?;
