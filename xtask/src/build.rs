@@ -37,6 +37,25 @@ pub fn key(pin: &Pin, rev: &Revision) -> String {
     crate::sha256_hex(text.as_bytes())[..16].to_string()
 }
 
+/// A cached image is used only when its recorded sha256 matches.
+fn cached_image_is_intact(bzimage: &Path, reporter: &Reporter) -> bool {
+    let Ok(want) = std::fs::read_to_string(bzimage.with_extension("sha256")) else {
+        return false;
+    };
+    match crate::sha256_file(bzimage) {
+        Ok(found) if found == want.trim() => true,
+        Ok(found) => {
+            reporter.send(Event::Warn(format!(
+                "{} has sha256 {found}, recorded {}: rebuilding it",
+                bzimage.display(),
+                want.trim()
+            )));
+            false
+        }
+        Err(_) => false,
+    }
+}
+
 /// The name of the `O=` directory inside a revision's tree; it survives a
 /// re-application of the series (see [`crate::revision::prepare`]).
 pub fn build_dir_name(pin: &Pin) -> String {
@@ -57,7 +76,7 @@ pub fn build(pin: &Pin, rev: &Revision, jobs: usize, reporter: &Reporter) -> Res
     let log = crate::work_dir()
         .join("logs")
         .join(format!("build-{}.log", rev.slug()));
-    if bzimage.is_file() {
+    if cached_image_is_intact(&bzimage, reporter) {
         return Ok(Build {
             revision: rev.name.clone(),
             key,
@@ -82,9 +101,14 @@ pub fn build(pin: &Pin, rev: &Revision, jobs: usize, reporter: &Reporter) -> Res
     });
     let out_image = result?;
     std::fs::create_dir_all(&image_dir)?;
+    let image =
+        std::fs::read(&out_image).with_context(|| format!("reading {}", out_image.display()))?;
+    // The checksum is written after the image: an image without a matching
+    // checksum is from an interrupted copy (or was changed) and is rebuilt.
+    crate::write_atomic(&bzimage, &image)?;
     crate::write_atomic(
-        &bzimage,
-        &std::fs::read(&out_image).with_context(|| format!("reading {}", out_image.display()))?,
+        &bzimage.with_extension("sha256"),
+        crate::sha256_hex(&image).as_bytes(),
     )?;
     Ok(Build {
         revision: rev.name.clone(),

@@ -37,8 +37,6 @@ pub fn run(args: Args) -> Result<()> {
                 "test",
                 "-p",
                 "gsi-tests",
-                "--test",
-                "e2e",
                 "--",
                 "--ignored",
                 "--test-threads",
