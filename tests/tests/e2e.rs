@@ -20,6 +20,7 @@ fn smoke(json: &std::path::Path, reporter: &Reporter) -> Report {
         json: Some(json.to_path_buf()),
         timeout: None,
         no_install: false,
+        ..Args::default()
     };
     run_with(&args, reporter).expect("the smoke pipeline runs")
 }

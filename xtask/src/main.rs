@@ -1,7 +1,7 @@
 //! Command line of the workbench: parse and dispatch, nothing else.
 
 use clap::{Parser, Subcommand};
-use xtask::{boot_cmd, ci, kernel, test_matrix};
+use xtask::{boot_cmd, ci, kernel, report_cmd, test_matrix};
 
 /// gsi-workbench: apply each revision of the PCI/sysfs gsi series to a
 /// pinned kernel, build it, boot it under QEMU on many ACPI/IOAPIC
@@ -29,6 +29,9 @@ enum Command {
     Boot(boot_cmd::Args),
     /// What CI runs: fmt, clippy, unit tests, then real end-to-end boots.
     Ci(ci::Args),
+    /// Re-render a JSON report (JUnit, Markdown, table) or merge CI shards.
+    #[command(subcommand)]
+    Report(report_cmd::Command),
 }
 
 fn main() {
@@ -39,6 +42,7 @@ fn main() {
         Command::Kernel(command) => kernel::run(command),
         Command::Boot(args) => boot_cmd::run(args),
         Command::Ci(args) => ci::run(args),
+        Command::Report(command) => report_cmd::run(command),
     };
     if let Err(err) = result {
         eprintln!("error: {err:#}");

@@ -1,10 +1,11 @@
-//! Results of a matrix run: the JSON document (a stable, versioned schema)
-//! and the terminal table.
+//! Results of a matrix run: the JSON document (a stable, versioned schema),
+//! the terminal table, and merging the JSON of CI shards. The JUnit and
+//! Markdown renderings live in [`crate::junit`] and [`crate::markdown`].
 
-use crate::console::{Trial, Verdict};
-use anyhow::{Context, Result};
+use crate::console::{Outcome, Trial, Verdict};
+use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Bumped on any incompatible change of the JSON layout.
 pub const SCHEMA: u32 = 1;
@@ -18,7 +19,7 @@ pub struct Report {
     pub runs: Vec<Run>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PinInfo {
     /// e.g. `debian linux-source-6.12 6.12.117-1~deb12u1`.
     pub source: String,
@@ -44,7 +45,119 @@ pub struct Run {
     pub detail: String,
 }
 
+impl Run {
+    pub fn count(&self, outcome: Outcome) -> usize {
+        self.trials.iter().filter(|t| t.outcome == outcome).count()
+    }
+
+    /// Trials that fail the run: failed, and expected failures that passed.
+    pub fn failing_trials(&self) -> impl Iterator<Item = &Trial> {
+        self.trials
+            .iter()
+            .filter(|t| matches!(t.outcome, Outcome::Failed | Outcome::Xpass))
+    }
+
+    /// `passed 5/6 (1 xfail)`: the verdict, trials that passed or failed
+    /// as expected over all trials.
+    pub fn summary(&self) -> String {
+        let mut text = format!(
+            "{} {}/{}",
+            self.verdict.name(),
+            self.count(Outcome::Passed) + self.count(Outcome::Xfail),
+            self.trials.len()
+        );
+        if self.count(Outcome::Xfail) > 0 {
+            text.push_str(&format!(" ({} xfail)", self.count(Outcome::Xfail)));
+        }
+        text
+    }
+
+    /// Where the log is on this machine: a relative path is tried against
+    /// each of `bases` in order (the JSON file's directory first, so a CI
+    /// artifact unpacked elsewhere still finds its logs), then the project
+    /// root.
+    pub fn log_path(&self, bases: &[&Path]) -> PathBuf {
+        let log = Path::new(&self.log);
+        if log.is_absolute() {
+            return log.to_path_buf();
+        }
+        let root = crate::project_root();
+        let found = bases
+            .iter()
+            .copied()
+            .chain([root.as_path()])
+            .map(|base| base.join(log))
+            .find(|p| p.exists());
+        found.unwrap_or_else(|| root.join(log))
+    }
+}
+
 impl Report {
+    /// Points every relative `log` at the file as found from `json`'s
+    /// directory, written as the user reads paths (relative to the project
+    /// root when inside it), so a re-rendered or merged report still
+    /// attaches its logs. Logs found nowhere are left as they are.
+    pub fn resolve_logs(&mut self, json: &Path) {
+        let dir = json.parent().unwrap_or(Path::new("."));
+        for run in &mut self.runs {
+            let found = run.log_path(&[dir]);
+            if found.exists() {
+                let found = std::path::absolute(&found).unwrap_or(found);
+                run.log = crate::config::display(&found);
+            }
+        }
+    }
+
+    /// Combines the reports of CI shards, each named for messages (its
+    /// file). They must share the pin; a revision/topology pair may appear
+    /// only once. Runs come out sorted by revision then topology.
+    pub fn merge(parts: Vec<(String, Report)>) -> Result<Report> {
+        let Some((first_name, first)) = parts.first().cloned() else {
+            bail!("report merge needs at least one JSON report");
+        };
+        let mut seen: Vec<(String, String, String)> = Vec::new();
+        let mut accels: Vec<String> = Vec::new();
+        let mut runs: Vec<Run> = Vec::new();
+        for (name, report) in parts {
+            if report.pin != first.pin {
+                bail!(
+                    "{name} was tested on a different kernel than {first_name}:\n  {first_name}: {} (linux {}, sha256 {})\n  {name}: {} (linux {}, sha256 {})\nmerge only shards of one run (same configs/kernel.toml)",
+                    first.pin.source,
+                    first.pin.version,
+                    first.pin.sha256,
+                    report.pin.source,
+                    report.pin.version,
+                    report.pin.sha256
+                );
+            }
+            if !accels.contains(&report.accel) {
+                accels.push(report.accel.clone());
+            }
+            for run in report.runs {
+                if let Some((_, _, other)) = seen
+                    .iter()
+                    .find(|(r, t, _)| *r == run.revision && *t == run.topology)
+                {
+                    bail!(
+                        "{}/{} is in both {other} and {name}; each pair must come from one shard (were the same shards downloaded twice?)",
+                        run.revision,
+                        run.topology
+                    );
+                }
+                seen.push((run.revision.clone(), run.topology.clone(), name.clone()));
+                runs.push(run);
+            }
+        }
+        runs.sort_by(|a, b| (&a.revision, &a.topology).cmp(&(&b.revision, &b.topology)));
+        Ok(Report {
+            schema: SCHEMA,
+            pin: first.pin,
+            // Shards may land on machines with and without KVM.
+            accel: accels.join("+"),
+            runs,
+        })
+    }
+
     pub fn write_json(&self, path: &Path) -> Result<()> {
         let text = serde_json::to_string_pretty(self)?;
         crate::write_atomic(path, text.as_bytes())
@@ -86,23 +199,8 @@ impl Report {
             else {
                 return "-".into();
             };
-            let count = |o| run.trials.iter().filter(|x| x.outcome == o).count();
-            use crate::console::Outcome::*;
-            let total = run.trials.len();
-            let mut text = format!(
-                "{} {}/{}",
-                run.verdict.name(),
-                count(Passed) + count(Xfail),
-                total
-            );
-            if count(Xfail) > 0 {
-                text.push_str(&format!(" ({} xfail)", count(Xfail)));
-            }
-            if let Some(bad) = run
-                .trials
-                .iter()
-                .find(|x| matches!(x.outcome, Failed | Xpass))
-            {
+            let mut text = run.summary();
+            if let Some(bad) = run.failing_trials().next() {
                 text.push_str(&format!(" [{}]", bad.name));
             }
             text
@@ -149,12 +247,7 @@ impl Report {
                     lines.push(format!("    {l}"));
                 }
             }
-            for t in run.trials.iter().filter(|t| {
-                matches!(
-                    t.outcome,
-                    crate::console::Outcome::Failed | crate::console::Outcome::Xpass
-                )
-            }) {
+            for t in run.failing_trials() {
                 lines.push(format!(
                     "    {}: {}",
                     t.name,
@@ -169,7 +262,6 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::console::Outcome;
 
     fn sample() -> Report {
         let trial = |name: &str, outcome| Trial {

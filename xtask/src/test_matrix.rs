@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct Args {
     /// Profile from configs/matrix.toml (default: its default_profile).
     #[arg(long, short)]
@@ -40,6 +40,21 @@ pub struct Args {
     /// Do not install missing Debian packages even when running as root.
     #[arg(long)]
     pub no_install: bool,
+    /// Write JUnit XML here (one testsuite per run, one testcase per trial).
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+    /// Write a Markdown "Tested on" block for a cover letter here.
+    #[arg(long, value_name = "PATH")]
+    pub markdown: Option<PathBuf>,
+    /// Print the selected revision x topology pairs and exit; builds nothing.
+    #[arg(long)]
+    pub list: bool,
+    /// Output of --list: plain lines, or a GitHub or GitLab job matrix.
+    #[arg(long, value_enum, default_value_t, requires = "list")]
+    pub format: crate::shard::Format,
+    /// Run one slice of the pairs: i/n, 1-based (with --list, */n lists every slice).
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<crate::shard::Spec>,
 }
 
 /// One resolved selection.
@@ -94,11 +109,15 @@ pub fn cores() -> usize {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    if args.list {
+        return crate::shard::list(&args);
+    }
     let progress = Progress::start();
     let reporter = progress.reporter();
     let result = run_with(&args, &reporter);
     progress.finish();
     let report = result?;
+    crate::report_cmd::write_outputs(&report, args.junit.as_deref(), args.markdown.as_deref())?;
     print!("\n{}", report.table());
     let failures = report.failures();
     if !failures.is_empty() {
@@ -130,7 +149,11 @@ struct BootJob {
 
 /// The pipeline; returns the report (also written to disk).
 pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
-    let selection = select(args.profile.as_deref(), &args.revisions, &args.topologies)?;
+    let mut selection = select(args.profile.as_deref(), &args.revisions, &args.topologies)?;
+    let slice = crate::shard::Slice::of_selection(args.shard, &selection)?;
+    selection
+        .revisions
+        .retain(|r| slice.needs_revision(&r.name));
     reporter.stage(format!(
         "test-matrix: {} revision(s) x {} topology(ies)",
         selection.revisions.len(),
@@ -190,7 +213,11 @@ pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
                         *chosen = Some(boot::detect_accel(&b.bzimage, reporter)?);
                     }
                     drop(chosen);
-                    for topology in &selection.topologies {
+                    for topology in selection
+                        .topologies
+                        .iter()
+                        .filter(|t| slice.keeps(&rev.name, &t.name))
+                    {
                         tx.send(BootJob {
                             revision: rev.clone(),
                             topology: topology.clone(),
@@ -205,7 +232,11 @@ pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
                         .join(format!("build-{}.log", rev.slug()));
                     reporter.send(Event::Warn(format!("{}: {err:#}", rev.name)));
                     let mut runs = runs.lock().unwrap();
-                    for topology in &selection.topologies {
+                    for topology in selection
+                        .topologies
+                        .iter()
+                        .filter(|t| slice.keeps(&rev.name, &t.name))
+                    {
                         runs.push(Run {
                             revision: rev.name.clone(),
                             topology: topology.name.clone(),
