@@ -12,16 +12,8 @@ use xtask::report::{Report, Run};
 use xtask::test_matrix::{run_with, Args};
 
 fn smoke(json: &std::path::Path, reporter: &Reporter) -> Report {
-    let args = Args {
-        profile: Some("smoke".into()),
-        revisions: vec![],
-        topologies: vec![],
-        jobs: None,
-        json: Some(json.to_path_buf()),
-        timeout: None,
-        no_install: false,
-        ..Args::default()
-    };
+    let json = json.display().to_string();
+    let args = Args::from_words(&["--profile", "smoke", "--json", &json]).unwrap();
     run_with(&args, reporter).expect("the smoke pipeline runs")
 }
 

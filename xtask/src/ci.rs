@@ -46,6 +46,13 @@ pub fn run(args: Args) -> Result<()> {
         ));
     }
     let total = Instant::now();
+    // Everything the tests need, installed (as root) before the first step,
+    // so a fresh machine gets the same run as this one.
+    let progress = crate::progress::Progress::start();
+    let needed = [crate::tools::BUILD, crate::tools::BOOT, crate::tools::TEST].concat();
+    let ensured = crate::tools::ensure(&needed, true, &progress.reporter());
+    progress.finish();
+    ensured?;
     for (name, argv) in steps {
         println!("== ci: {name}: cargo {}", argv.join(" "));
         let started = Instant::now();

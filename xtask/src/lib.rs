@@ -21,6 +21,7 @@ pub mod kernel;
 pub mod lock;
 pub mod markdown;
 pub mod matrix;
+pub mod mutants;
 pub mod pin;
 pub mod progress;
 pub mod qemu;

@@ -1,7 +1,7 @@
 //! Command line of the workbench: parse and dispatch, nothing else.
 
 use clap::{Parser, Subcommand};
-use xtask::{boot_cmd, ci, kernel, report_cmd, test_matrix};
+use xtask::{boot_cmd, ci, kernel, mutants, report_cmd, test_matrix};
 
 /// gsi-workbench: apply each revision of the PCI/sysfs gsi series to a
 /// pinned kernel, build it, boot it under QEMU on many ACPI/IOAPIC
@@ -27,6 +27,8 @@ enum Command {
     Kernel(kernel::Command),
     /// Boot one topology with the console on this terminal.
     Boot(boot_cmd::Args),
+    /// Run the matrix on every mutant and say which topology killed it.
+    Mutants(mutants::Args),
     /// What CI runs: fmt, clippy, unit tests, then real end-to-end boots.
     Ci(ci::Args),
     /// Re-render a JSON report (JUnit, Markdown, table) or merge CI shards.
@@ -42,6 +44,7 @@ fn main() {
         Command::Kernel(command) => kernel::run(command),
         Command::Boot(args) => boot_cmd::run(args),
         Command::Ci(args) => ci::run(args),
+        Command::Mutants(args) => mutants::run(args),
         Command::Report(command) => report_cmd::run(command),
     };
     if let Err(err) = result {

@@ -57,6 +57,22 @@ pub struct Args {
     pub shard: Option<crate::shard::Spec>,
 }
 
+impl Args {
+    /// Parses command-line words as `cargo xtask test-matrix` would (tests
+    /// and other verbs build their runs this way, so new flags keep their
+    /// defaults).
+    pub fn from_words(words: &[&str]) -> Result<Args> {
+        #[derive(clap::Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            args: Args,
+        }
+        use clap::Parser;
+        let argv = std::iter::once("test-matrix").chain(words.iter().copied());
+        Ok(Wrapper::try_parse_from(argv)?.args)
+    }
+}
+
 /// One resolved selection.
 pub struct Selection {
     pub matrix: Matrix,
@@ -325,26 +341,50 @@ fn boot_one(
         topology: topo.clone(),
     });
     let plan = job.topology.plan(rev, matrix.attribute(rev));
-    let outcome = guest::write_initramfs(binaries, &plan).and_then(|(initrd, _)| {
-        boot::run(&boot::Request {
-            topology: &job.topology,
-            bzimage: &job.bzimage,
-            initrd: &initrd,
-            accel,
-            timeout: Duration::from_secs(timeout.unwrap_or(job.topology.spec.timeout_s)),
-            log: log.clone(),
-            extra_cmdline: String::new(),
+    let attempt = |log: &std::path::Path| {
+        guest::write_initramfs(binaries, &plan).and_then(|(initrd, _)| {
+            boot::run(&boot::Request {
+                topology: &job.topology,
+                bzimage: &job.bzimage,
+                initrd: &initrd,
+                accel,
+                timeout: Duration::from_secs(timeout.unwrap_or(job.topology.spec.timeout_s)),
+                log: log.to_path_buf(),
+                extra_cmdline: String::new(),
+            })
         })
-    });
+    };
+    let xfail = |trial: &str| matrix.xfail(rev, topo, trial);
+    let mut outcome = attempt(&log);
+    // A hang under TCG is retried once (the first log is kept beside the
+    // second); a pass on the retry is reported as `flaky`, never hidden.
+    let mut first_hang = None;
+    if let Ok(first) = &outcome {
+        if console::judge(&first.console, first.ending, &xfail).0 == Verdict::Timeout {
+            let kept = log.with_extension("attempt1.log");
+            let _ = std::fs::rename(&log, &kept);
+            first_hang = Some(kept);
+            outcome = attempt(&log);
+        }
+    }
     match outcome {
         Ok(outcome) => {
-            let xfail = |trial: &str| matrix.xfail(rev, topo, trial);
             let (verdict, trials) = console::judge(&outcome.console, outcome.ending, &xfail);
-            run.verdict = verdict;
+            run.verdict = match (&first_hang, verdict) {
+                (Some(_), Verdict::Passed) => Verdict::Flaky,
+                (_, verdict) => verdict,
+            };
             run.trials = trials;
             run.boot_s = crate::secs(Duration::from_secs_f64(outcome.secs));
             let c = &outcome.console;
+            let hang = first_hang.as_ref().map(|kept| {
+                format!(
+                    "first attempt timed out (log: {}); this is the retry",
+                    crate::config::display(kept)
+                )
+            });
             run.detail = [
+                hang.unwrap_or_default(),
                 c.panic.join("\n"),
                 c.qemu_errors.join("\n"),
                 c.init_errors.join("\n"),

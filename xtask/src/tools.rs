@@ -38,6 +38,9 @@ pub const BUILD: &[Tool] = &[
 /// Booting the guests.
 pub const BOOT: &[Tool] = &[tool("qemu-system-x86_64", "qemu-system-x86")];
 
+/// The test suite: the JUnit report is validated against its schema.
+pub const TEST: &[Tool] = &[tool("xmllint", "libxml2-utils")];
+
 /// `boot --shell`: a static busybox for the guest.
 pub const SHELL: &[Tool] = &[tool("/bin/busybox", "busybox-static")];
 
