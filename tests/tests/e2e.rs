@@ -94,7 +94,7 @@ fn smoke_profile_patches_builds_boots_and_tests() {
     // before enable (a listed expected failure) and the GSI after.
     let q35 = run(&report, "v4", "q35");
     assert_eq!(outcome(q35, "rng-s03::gsi-bound"), Outcome::Passed);
-    assert_eq!(outcome(q35, "balloon-s1a::gsi-bound"), Outcome::Passed);
+    assert_eq!(outcome(q35, "rng-s1a::gsi-bound"), Outcome::Passed);
     assert_eq!(outcome(q35, "edu-s06::gsi-before-enable"), Outcome::Xfail);
     assert_eq!(outcome(q35, "edu-s06::gsi-after-enable"), Outcome::Passed);
     assert_eq!(outcome(q35, "testdev-s07::gsi-none"), Outcome::Xfail);

@@ -188,9 +188,12 @@ pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
     let rx = Arc::new(Mutex::new(rx));
     let runs: Arc<Mutex<Vec<Run>>> = Arc::default();
     let accel: Arc<Mutex<Option<Accel>>> = Arc::default();
-    let log_dir = crate::work_dir().join("logs");
+    let log_dir = new_log_dir()?;
 
     std::thread::scope(|scope| -> Result<()> {
+        // Owned here, so every way out of this closure (an error included)
+        // closes the queue and lets the boot workers finish.
+        let tx = tx;
         for _ in 0..jobs {
             let rx = Arc::clone(&rx);
             let runs = Arc::clone(&runs);
@@ -300,6 +303,35 @@ pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
     Ok(report)
 }
 
+/// A log directory of this run's own, `target/gsi/logs/run-<time>-<pid>`,
+/// so runs at once never write one file; `logs/last` points at the newest,
+/// and only the 20 newest are kept.
+pub fn new_log_dir() -> Result<PathBuf> {
+    let logs = crate::work_dir().join("logs");
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let name = format!("run-{secs}-{}", std::process::id());
+    let dir = logs.join(&name);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let link = logs.join(format!(".last-{}", std::process::id()));
+    let _ = std::fs::remove_file(&link);
+    if std::os::unix::fs::symlink(&name, &link).is_ok() {
+        let _ = std::fs::rename(&link, logs.join("last"));
+    }
+    let mut runs: Vec<_> = std::fs::read_dir(&logs)?
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("run-"))
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    runs.sort();
+    let excess = runs.len().saturating_sub(20);
+    for (_, old) in runs.into_iter().take(excess) {
+        let _ = std::fs::remove_dir_all(old);
+    }
+    Ok(dir)
+}
+
 pub fn pin_info(pin: &Pin) -> PinInfo {
     let kind = match &pin.source {
         pin::Source::Debian { .. } => "debian",
@@ -383,11 +415,24 @@ fn boot_one(
                     crate::config::display(kept)
                 )
             });
+            // How QEMU ended, when the console does not say it already.
+            let ending = match run.verdict {
+                Verdict::QemuFailed | Verdict::BootFailed | Verdict::SuiteCrashed => {
+                    outcome.ending.describe()
+                }
+                Verdict::Timeout => format!(
+                    "{} ({} s)",
+                    outcome.ending.describe(),
+                    timeout.unwrap_or(job.topology.spec.timeout_s)
+                ),
+                _ => String::new(),
+            };
             run.detail = [
                 hang.unwrap_or_default(),
                 c.panic.join("\n"),
                 c.qemu_errors.join("\n"),
                 c.init_errors.join("\n"),
+                ending,
             ]
             .into_iter()
             .filter(|s| !s.is_empty())
