@@ -182,6 +182,21 @@ pub enum Ending {
     TimedOut,
 }
 
+impl Ending {
+    /// How QEMU ended, for a run's detail when the console alone does not
+    /// say it (a QEMU killed from outside prints nothing).
+    pub fn describe(self) -> String {
+        match self {
+            Ending::Done => "the guest said DONE; the harness stopped QEMU".into(),
+            Ending::Exited(Some(code)) => {
+                format!("QEMU exited with status {code} before the guest said DONE")
+            }
+            Ending::Exited(None) => "QEMU was killed by a signal before the guest said DONE".into(),
+            Ending::TimedOut => "no DONE within the time limit: the harness killed QEMU".into(),
+        }
+    }
+}
+
 /// The verdict and the trials with expected failures applied. `xfail`
 /// returns the reason when a trial is a listed expected failure.
 pub fn judge(
