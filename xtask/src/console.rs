@@ -7,9 +7,12 @@
 
 use gsi_plan::protocol;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// Longest console line kept; the rest of a longer line is dropped.
 pub const MAX_LINE: usize = 4096;
+/// Most SYSFS records kept from one console.
+pub const MAX_SYSFS: usize = 4096;
 
 /// What the guest said about one trial.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,6 +85,8 @@ pub struct Console {
     pub qemu_errors: Vec<String>,
     /// The kernel printed its banner.
     pub kernel_started: bool,
+    /// The guest's sysfs dump (SYSFS records): `(bdf, file) -> value`.
+    pub sysfs: BTreeMap<(String, String), String>,
 }
 
 impl Console {
@@ -120,6 +125,11 @@ impl Console {
                     if self.trials.len() < 10_000 {
                         self.trials.push(trial);
                     }
+                }
+            }
+            protocol::SYSFS if self.begun && !self.ended && self.sysfs.len() < MAX_SYSFS => {
+                if let Some((key, value)) = parse_sysfs(rest) {
+                    self.sysfs.insert(key, value);
                 }
             }
             protocol::END if self.begun => self.ended = true,
@@ -169,6 +179,20 @@ fn parse_trial(rest: &str) -> Option<Trial> {
         outcome,
         message: protocol::unescape(parts.next().unwrap_or("")),
     })
+}
+
+/// `<bdf> <file> <escaped value>`; the value may be empty.
+fn parse_sysfs(rest: &str) -> Option<((String, String), String)> {
+    let mut parts = rest.splitn(3, ' ');
+    let bdf = parts.next()?;
+    let file = parts.next()?;
+    let plain =
+        |s: &str| !s.is_empty() && s.len() <= 200 && s.chars().all(|c| c.is_ascii_graphic());
+    if !plain(bdf) || !plain(file) {
+        return None;
+    }
+    let value = protocol::unescape(parts.next().unwrap_or(""));
+    Some(((bdf.to_string(), file.to_string()), value))
 }
 
 /// How the QEMU process ended.
@@ -310,6 +334,32 @@ test rng::gsi ... ok
             judge(&c, Ending::Exited(Some(0)), &none).0,
             Verdict::QemuFailed
         );
+    }
+
+    #[test]
+    fn sysfs_records_are_kept_between_begin_and_end_only() {
+        let c = Console::parse(
+            "@@GSI-SYSFS 0000:00:03.0 irq 99\n\
+             @@GSI-BEGIN v1 trials=1\n\
+             @@GSI-SYSFS 0000:00:03.0 irq 11\n\
+             @@GSI-SYSFS 0000:00:03.0 resource 0x1 0x2\\n0x0\n\
+             @@GSI-SYSFS 0000:00:03.0 label\n\
+             @@GSI-SYSFS 0000:00:03.0\n\
+             @@GSI-TRIAL passed a::b\n\
+             @@GSI-END passed=1 failed=0 ignored=0\n\
+             @@GSI-SYSFS 0000:00:03.0 enable 1\n",
+        );
+        let key = |f: &str| ("0000:00:03.0".to_string(), f.to_string());
+        assert_eq!(c.sysfs.len(), 3, "{:?}", c.sysfs);
+        assert_eq!(c.sysfs[&key("irq")], "11");
+        assert_eq!(c.sysfs[&key("resource")], "0x1 0x2\n0x0");
+        assert_eq!(c.sysfs[&key("label")], "");
+        let mut flood = Console::default();
+        flood.feed("@@GSI-BEGIN v1 trials=1");
+        for i in 0..2 * MAX_SYSFS {
+            flood.feed(&format!("@@GSI-SYSFS 0000:00:03.0 f{i} v"));
+        }
+        assert_eq!(flood.sysfs.len(), MAX_SYSFS);
     }
 
     #[test]

@@ -203,6 +203,7 @@ mod tests {
             log: log.into(),
             trials,
             detail: String::new(),
+            sysfs: Default::default(),
         }
     }
 

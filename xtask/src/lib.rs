@@ -15,6 +15,7 @@ pub mod ci;
 pub mod config;
 pub mod console;
 pub mod cpio;
+pub mod differential;
 pub mod guest;
 pub mod junit;
 pub mod kernel;

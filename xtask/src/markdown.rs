@@ -211,6 +211,7 @@ mod tests {
             log: format!("target/gsi/logs/{revision}/{topology}.console.log"),
             trials,
             detail: String::new(),
+            sysfs: Default::default(),
         }
     }
 

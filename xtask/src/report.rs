@@ -5,6 +5,7 @@
 use crate::console::{Outcome, Trial, Verdict};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Bumped on any incompatible change of the JSON layout.
@@ -43,6 +44,10 @@ pub struct Run {
     /// error, the build error.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub detail: String,
+    /// The guest's sysfs dump, `<bdf>/<file> -> value`, for the
+    /// differential check against `baseline` ([`crate::differential`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sysfs: BTreeMap<String, String>,
 }
 
 impl Run {
@@ -289,6 +294,7 @@ mod tests {
                         trial("b::gsi-none", Outcome::Xfail),
                     ],
                     detail: String::new(),
+                    sysfs: Default::default(),
                 },
                 Run {
                     revision: "v4".into(),
@@ -298,6 +304,7 @@ mod tests {
                     log: "target/gsi/logs/v4/microvm.log".into(),
                     trials: vec![trial("a::gsi-bound", Outcome::Failed)],
                     detail: String::new(),
+                    sysfs: Default::default(),
                 },
             ],
         }

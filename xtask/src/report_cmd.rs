@@ -128,6 +128,7 @@ mod tests {
                         message: String::new(),
                     }],
                     detail: String::new(),
+                    sysfs: Default::default(),
                 })
                 .collect(),
         }

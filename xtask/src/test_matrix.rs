@@ -264,6 +264,7 @@ pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
                             log: crate::config::display(&log),
                             trials: vec![],
                             detail: format!("{err:#}"),
+                            sysfs: Default::default(),
                         });
                     }
                 }
@@ -290,6 +291,7 @@ pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
         )
     };
     runs.sort_by_key(order);
+    crate::differential::check(&mut runs);
     let report = Report {
         schema: crate::report::SCHEMA,
         pin: pin_info(&pin),
@@ -367,6 +369,7 @@ fn boot_one(
         log: crate::config::display(&log),
         trials: vec![],
         detail: String::new(),
+        sysfs: Default::default(),
     };
     reporter.send(Event::BootStart {
         revision: rev.clone(),
@@ -407,6 +410,7 @@ fn boot_one(
                 (_, verdict) => verdict,
             };
             run.trials = trials;
+            run.sysfs = crate::differential::keyed(&outcome.console.sysfs);
             run.boot_s = crate::secs(Duration::from_secs_f64(outcome.secs));
             let c = &outcome.console;
             let hang = first_hang.as_ref().map(|kept| {

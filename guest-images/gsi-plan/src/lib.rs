@@ -100,6 +100,11 @@ pub mod protocol {
     pub const BEGIN: &str = "@@GSI-BEGIN";
     /// `@@GSI-TRIAL <passed|failed|ignored> <name> <escaped message>`
     pub const TRIAL: &str = "@@GSI-TRIAL";
+    /// `@@GSI-SYSFS <bdf> <file> <escaped value>`: between BEGIN and the
+    /// first TRIAL, one per readable file of a plan device's sysfs
+    /// directory, read before any trial; the host compares them across
+    /// revisions.
+    pub const SYSFS: &str = "@@GSI-SYSFS";
     /// `@@GSI-END passed=N failed=N ignored=N`
     pub const END: &str = "@@GSI-END";
     /// `@@GSI-INIT-ERROR <escaped message>`: /init could not run the suite.

@@ -3,6 +3,7 @@
 //! binary in `main.rs` only loads the plan and hands trials to libtest-mimic.
 
 pub mod checks;
+pub mod dump;
 pub mod kernel_log;
 pub mod report;
 pub mod system;

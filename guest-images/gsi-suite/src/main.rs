@@ -1,4 +1,5 @@
-//! `/bin/gsi-suite`: loads the plan, snapshots the `gsi` files, and runs one
+//! `/bin/gsi-suite`: loads the plan, snapshots the `gsi` files and the
+//! sysfs dump (printed after BEGIN, see [`gsi_suite::dump`]), and runs one
 //! libtest-mimic trial per check, sequentially and in name order, printing
 //! the protocol lines around libtest's own output. A TRIAL line starts with
 //! a newline because libtest has already printed `test <name> ... ` on the
@@ -17,6 +18,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use gsi_plan::{protocol, Plan, PLAN_PATH};
 use gsi_suite::checks::{self, Suite, Verdict};
+use gsi_suite::dump;
 use gsi_suite::report::{self, Tally};
 use gsi_suite::system::System;
 use libtest_mimic::{Arguments, ColorSetting, Completion, Failed, Trial};
@@ -52,7 +54,10 @@ fn main() -> ExitCode {
     };
 
     // Snapshot the gsi files before any trial can change them.
-    let suite = Arc::new(Suite::new(plan, System::from_env()));
+    let system = System::from_env();
+    // The sysfs dump too, read before any trial as well.
+    let sysfs = dump::dump(&plan, &system);
+    let suite = Arc::new(Suite::new(plan, system));
     let planned = checks::trials(&suite.plan);
     let tally = Arc::new(Mutex::new(Tally::default()));
     let trials: Vec<Trial> = planned
@@ -95,6 +100,9 @@ fn main() -> ExitCode {
         .filter(|trial| !args.is_filtered_out(trial))
         .count();
     say(&report::begin_line(count));
+    for line in dump::lines(&sysfs) {
+        say(&line);
+    }
     let conclusion = libtest_mimic::run(&args, trials);
     let tally = *tally.lock().unwrap_or_else(PoisonError::into_inner);
     say(&tally.end_line());

@@ -687,3 +687,50 @@ fn messages_name_the_file_read() {
     ));
     assert!(Path::new(message.trim_end_matches(" exists")).starts_with(&fake.sys));
 }
+
+#[test]
+fn the_sysfs_dump_reads_plain_files_and_leaves_out_the_rest() {
+    use std::os::unix::fs::PermissionsExt;
+    let fake = Fake::new();
+    fake.device(1, Some("virtio-pci"), 11, Some("11\n"));
+    let dev = fake.dev();
+    fs::write(dev.join("vendor"), "0x1af4\n").unwrap();
+    fs::write(dev.join("resource"), "0x1 0x2 0x40101\n0x0 0x0 0x0\n").unwrap();
+    for skipped in [
+        "rom",
+        "vpd",
+        "resource0",
+        "resource4_wc",
+        "reset",
+        "reset_method",
+    ] {
+        fs::write(dev.join(skipped), "x").unwrap();
+    }
+    fs::create_dir_all(dev.join("msi_irqs")).unwrap();
+    fs::create_dir_all(dev.join("power")).unwrap();
+    fs::write(dev.join("power/control"), "auto\n").unwrap();
+    fs::write(dev.join("remove"), "").unwrap();
+    fs::write(dev.join("write_only"), "").unwrap();
+    fs::set_permissions(dev.join("write_only"), fs::Permissions::from_mode(0o200)).unwrap();
+    fs::write(dev.join("label"), "a b\\c\n\n").unwrap();
+
+    let plan = plan(
+        Attribute::Present,
+        vec![device(1, Some("virtio-pci"), Some(11))],
+    );
+    let dump = crate::dump::dump(&plan, &fake.system());
+    let files: Vec<&str> = dump.keys().map(|(_, file)| file.as_str()).collect();
+    // Sorted; no config, gsi, link (driver), directory or excluded file.
+    assert_eq!(files, ["enable", "irq", "label", "resource", "vendor"]);
+    assert!(dump.keys().all(|(bdf, _)| bdf == BDF));
+    let key = |file: &str| (BDF.to_string(), file.to_string());
+    assert_eq!(dump[&key("irq")], "11");
+    assert_eq!(dump[&key("label")], "a b\\c");
+    let lines = crate::dump::lines(&dump);
+    assert_eq!(lines[1], format!("@@GSI-SYSFS {BDF} irq 11"));
+    assert_eq!(lines[2], format!("@@GSI-SYSFS {BDF} label a b\\\\c"));
+    assert_eq!(
+        lines[3],
+        format!("@@GSI-SYSFS {BDF} resource 0x1 0x2 0x40101\\n0x0 0x0 0x0")
+    );
+}
