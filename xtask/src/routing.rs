@@ -1,20 +1,88 @@
 //! The routing model: where a PCI function's legacy interrupt must land.
 //!
-//! Input: the machine, the bridge path from the root bus, the device's slot
-//! and pin. The pin is swizzled up through every bridge (the PCI-to-PCI
-//! bridge rule the kernel's ACPI lookup also applies when a bus has no
-//! `_PRT`), then the root-bus slot and pin go through the chipset's table,
-//! as QEMU's DSDT describes it. Where the firmware or the kernel decides at
-//! run time (the PIIX link devices), the model says so by returning `None`.
+//! Input: the machine shape (family, `-machine` options, kernel command
+//! line), the root bus the device's bridge path starts on, the bridge path,
+//! the device's slot and pin. The pin is swizzled up through every bridge
+//! (QEMU's bridges have no `_PRT`, so the kernel's ACPI lookup applies the
+//! PCI-to-PCI bridge rule, which is also how QEMU wires them), then the
+//! root-bus slot and pin go through the `_PRT` of that root bus as QEMU's
+//! DSDT describes it, and the link it names gives the GSI. Sources: QEMU
+//! 7.2's hw/i386/acpi-build.c (`_PRT`s, link devices), hw/isa/lpc_ich9.c and
+//! hw/isa/piix3.c (wiring), hw/pci-host/gpex-acpi.c (microvm), SeaBIOS
+//! 1.16's pciinit.c (link IRQs), Linux 6.12's drivers/acpi/pci_link.c and
+//! pci_irq.c. Every rule was confirmed in a booted guest: the topology
+//! files, and pc with `noapic` (LNKS at 9) in a one-off boot.
+//!
+//! Link devices with a choice (`LNKA`-`LNKH`, `_PRS` {5,10,11}) are modelled
+//! at the IRQ SeaBIOS programs (PIRQ A..D = 10,10,11,11; on ICH9 E..H the
+//! same) because Linux keeps a link's `_CRS` IRQ: always in PIC mode
+//! (`acpi_irq_balance` is 0 there), and in APIC mode as long as that IRQ's
+//! penalty is not strictly higher than the other choice when the link is
+//! first allocated. Each allocation adds `PIRQ_PENALTY_PCI_USING` to the
+//! IRQ it takes (drivers/acpi/pci_link.c), so in APIC mode a topology must
+//! allocate its links alternately on 10 and 11 (drivers bind in bus order)
+//! or the kernel moves a link; the topology files are laid out that way.
 
-use crate::topology::Machine;
+use crate::topology::{slot_of, DeviceToml, Machine, TopologyToml};
 
-/// A routed interrupt and the reason, for messages.
+/// Where a pin's route ends, and the reason, for messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
-    pub gsi: u32,
+    /// The GSI, or `None` when the route ends without one (the kernel
+    /// refuses the link the `_PRT` names).
+    pub gsi: Option<u32>,
     /// e.g. `ICH9 slot 0x03 INTA -> PIRQH`.
     pub why: String,
+}
+
+/// A model GSI for messages: the number, or `no GSI`.
+pub fn describe(gsi: Option<u32>) -> String {
+    gsi.map_or_else(|| "no GSI".to_owned(), |g| g.to_string())
+}
+
+/// What of a topology decides routing besides the device's own path.
+#[derive(Debug, Clone, Copy)]
+pub struct Shape<'a> {
+    pub machine: Machine,
+    /// `-machine` options, e.g. `pcie=on,ioapic2=off,acpi=on`.
+    pub machine_options: &'a str,
+    /// The topology's kernel command line words, e.g. `noapic`.
+    pub cmdline: &'a str,
+}
+
+impl<'a> Shape<'a> {
+    pub fn of(spec: &'a TopologyToml) -> Shape<'a> {
+        Shape {
+            machine: spec.machine,
+            machine_options: &spec.machine_options,
+            cmdline: &spec.cmdline,
+        }
+    }
+
+    /// The value of `key=` in the `-machine` options.
+    fn option(&self, key: &str) -> Option<&'a str> {
+        self.machine_options
+            .split(',')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| k.trim() == key)
+            .map(|(_, v)| v.trim())
+    }
+
+    /// `noapic`: no IOAPIC, the 8259 PIC takes PCI interrupts and ACPI runs
+    /// `_PIC(0)`, so `_PRT`s name the PIC link devices.
+    fn pic_mode(&self) -> bool {
+        self.cmdline.split_whitespace().any(|w| w == "noapic")
+    }
+}
+
+/// The root bus a device's bridge path (`via`) starts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RootBus {
+    /// The machine's own host bridge (`PCI0`: pcie.0 on q35, pci.0 on pc).
+    Main,
+    /// An extra host bridge made by `pxb`/`pxb-pcie` (`\_SB.PCxx`), whose
+    /// `_PRT` names `LNKA`-`LNKD` on every machine.
+    Expander,
 }
 
 /// The pin seen on the parent bus of a device at `slot` asserting `pin`
@@ -27,16 +95,79 @@ fn pin_letter(pin: u8) -> char {
     (b'A' + pin - 1) as char
 }
 
+/// The driver name and the `key=value` properties of a QEMU `-device`
+/// string.
+fn device_props(qemu: &str) -> (&str, Vec<(&str, &str)>) {
+    let mut parts = qemu.split(',');
+    let driver = parts.next().unwrap_or("").trim();
+    let props = parts
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.trim(), v.trim()))
+        .collect();
+    (driver, props)
+}
+
+fn prop<'q>(props: &[(&str, &'q str)], key: &str) -> Option<&'q str> {
+    props.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
+}
+
+/// Follows `bus=` from `qemu` through the `id=`s of `others` (every other
+/// `-device` string of the topology) up to a host bridge: an expander
+/// (`pxb`, `pxb-pcie`) or the machine's own root bus.
+pub fn root_bus(others: &[&str], qemu: &str) -> RootBus {
+    let mut bus = prop(&device_props(qemu).1, "bus").map(str::to_owned);
+    // Each step moves one bridge up; more steps than bridges means a cycle.
+    for _ in 0..=others.len() {
+        let Some(id) = bus.take() else {
+            return RootBus::Main;
+        };
+        let Some((driver, props)) = others
+            .iter()
+            .map(|b| device_props(b))
+            .find(|(_, props)| prop(props, "id") == Some(id.as_str()))
+        else {
+            // pcie.0, pci.0 or a bus QEMU names itself.
+            return RootBus::Main;
+        };
+        if driver == "pxb" || driver == "pxb-pcie" {
+            return RootBus::Expander;
+        }
+        bus = prop(&props, "bus").map(str::to_owned);
+    }
+    RootBus::Main
+}
+
+/// The route of one device of a topology file.
+pub fn route_device(spec: &TopologyToml, dev: &DeviceToml) -> Option<Route> {
+    // Checked devices can be bridges too (root ports bound to pcieport).
+    let others: Vec<&str> = spec
+        .bridges
+        .iter()
+        .chain(spec.devices.iter().map(|d| &d.qemu))
+        .map(String::as_str)
+        .collect();
+    route(
+        &Shape::of(spec),
+        root_bus(&others, &dev.qemu),
+        &dev.via,
+        slot_of(&dev.bdf),
+        dev.pin,
+    )
+}
+
+/// The IRQ SeaBIOS programs into PIRQ A..D (and ICH9's E..H): 10,10,11,11.
+fn seabios_irq(pirq: u8) -> u32 {
+    if pirq % 4 < 2 {
+        10
+    } else {
+        11
+    }
+}
+
 /// Where `pin` (1..=4) of the device at `slot`, behind bridges at the
-/// root-down slots `via`, must land; `None` when decided at run time or
-/// the machine has no model for it.
-pub fn route(
-    machine: Machine,
-    machine_options: &str,
-    via: &[u8],
-    slot: u8,
-    pin: u8,
-) -> Option<Route> {
+/// root-down slots `via` on `root`, must land; `None` when the machine has
+/// no model for it.
+pub fn route(shape: &Shape, root: RootBus, via: &[u8], slot: u8, pin: u8) -> Option<Route> {
     if !(1..=4).contains(&pin) {
         return None;
     }
@@ -53,51 +184,130 @@ pub fn route(
     } else {
         format!("slot 0x{slot:02x} INT{} swizzled to ", pin_letter(pin))
     };
-    match machine {
-        Machine::Q35 => {
+    let at = format!("slot 0x{root_slot:02x} INT{}", pin_letter(root_pin));
+    match (shape.machine, root) {
+        (Machine::Pc | Machine::Q35, RootBus::Expander) => {
+            // build_prt(false): LNK[A + (slot + pin) % 4 - 1], no LNKS.
+            let link = (root_slot + root_pin + 2) % 4;
+            Some(Route {
+                gsi: Some(seabios_irq(link)),
+                why: format!(
+                    "expander {path}{at} -> LNK{} (SeaBIOS IRQ {})",
+                    (b'A' + link) as char,
+                    seabios_irq(link)
+                ),
+            })
+        }
+        (Machine::Q35, RootBus::Main) => {
             // ICH9 (QEMU's DSDT and D<N>IR defaults): slots 0x00-0x18
             // rotate over PIRQE-H; 0x1e uses PIRQE-H unrotated; 0x19-0x1d and
-            // 0x1f use PIRQA-D unrotated. PIRQx is IOAPIC pin 16 + x.
+            // 0x1f use PIRQA-D unrotated. PIRQx is IOAPIC pin 16 + x; in PIC
+            // mode `_PRT` names LNKx instead, at the ISA IRQ SeaBIOS set.
             let pirq = match root_slot {
                 0x19..=0x1d | 0x1f => root_pin - 1,
                 0x1e => 4 + root_pin - 1,
                 _ => 4 + (root_slot + root_pin - 1) % 4,
             };
+            let letter = (b'A' + pirq) as char;
+            Some(if shape.pic_mode() {
+                Route {
+                    gsi: Some(seabios_irq(pirq)),
+                    why: format!(
+                        "ICH9 {path}{at} -> PIRQ{letter} -> LNK{letter} (PIC mode, SeaBIOS IRQ {})",
+                        seabios_irq(pirq)
+                    ),
+                }
+            } else {
+                Route {
+                    gsi: Some(16 + pirq as u32),
+                    why: format!("ICH9 {path}{at} -> PIRQ{letter}"),
+                }
+            })
+        }
+        (Machine::Pc, RootBus::Main) => {
+            // PIIX3 `_PRT`: LNK[A + (slot + pin) % 4 - 1], except slot 1
+            // INTA (meant for the PIIX4 PM function) on LNKS, whose only
+            // IRQ is the SCI's 9. In APIC mode the MADT makes the SCI
+            // level/active-high, which acpi_penalize_sci_irq() turns into
+            // PIRQ_PENALTY_ISA_ALWAYS: Linux refuses the link ("LNKS: No IRQ
+            // available") and the device has no GSI. In PIC mode the SCI
+            // is not penalised and LNKS gives 9. (QEMU itself wires a
+            // non-PM function there to PIRQA: another reason not to trust
+            // that entry.)
+            if root_slot == 1 && root_pin == 1 {
+                return Some(if shape.pic_mode() {
+                    Route {
+                        gsi: Some(9),
+                        why: format!("PIIX {path}{at} -> LNKS (SCI, IRQ 9; PIC mode)"),
+                    }
+                } else {
+                    Route {
+                        gsi: None,
+                        why: format!(
+                            "PIIX {path}{at} -> LNKS, the SCI's IRQ 9, which Linux refuses to share in APIC mode"
+                        ),
+                    }
+                });
+            }
+            let link = (root_slot + root_pin + 2) % 4;
             Some(Route {
-                gsi: 16 + pirq as u32,
+                gsi: Some(seabios_irq(link)),
                 why: format!(
-                    "ICH9 {path}slot 0x{root_slot:02x} INT{} -> PIRQ{}",
-                    pin_letter(root_pin),
-                    (b'A' + pirq) as char
+                    "PIIX {path}{at} -> LNK{} (SeaBIOS IRQ {})",
+                    (b'A' + link) as char,
+                    seabios_irq(link)
                 ),
             })
         }
-        Machine::Microvm if machine_options.contains("pcie=on") => {
+        (Machine::Microvm, RootBus::Main) if shape.option("pcie") == Some("on") => {
             // GPEX: link GSI(slot + pin) % 4, each with one fixed interrupt
-            // from 16 (12 with ioapic2=off, where only one IOAPIC exists).
+            // from 16, or from 12 with ioapic2=off (one IOAPIC: 16-23 go to
+            // virtio-mmio then).
             let link = (root_slot + root_pin - 1) % 4;
-            let base = if machine_options.contains("ioapic2=off") {
+            let base = if shape.option("ioapic2") == Some("off") {
                 12
             } else {
                 16
             };
             Some(Route {
-                gsi: base + link as u32,
-                why: format!(
-                    "GPEX {path}slot 0x{root_slot:02x} INT{} -> GSI{link}",
-                    pin_letter(root_pin)
-                ),
+                gsi: Some(base + link as u32),
+                why: format!("GPEX {path}{at} -> GSI{link} (base {base})"),
             })
         }
-        // PIIX link devices LNKA-D: the IRQ (5, 10 or 11) is chosen at run
-        // time; the suite reads the kernel's choice instead.
-        Machine::Pc | Machine::Microvm => None,
+        (Machine::Microvm, _) => None,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn shape(
+        machine: Machine,
+        machine_options: &'static str,
+        cmdline: &'static str,
+    ) -> Shape<'static> {
+        Shape {
+            machine,
+            machine_options,
+            cmdline,
+        }
+    }
+
+    fn gsi(s: Shape, root: RootBus, via: &[u8], slot: u8, pin: u8) -> u32 {
+        route(&s, root, via, slot, pin).unwrap().gsi.unwrap()
+    }
+
+    const Q35: Shape = Shape {
+        machine: Machine::Q35,
+        machine_options: "",
+        cmdline: "",
+    };
+    const PC: Shape = Shape {
+        machine: Machine::Pc,
+        machine_options: "",
+        cmdline: "",
+    };
 
     #[test]
     fn swizzle_rotates_by_slot() {
@@ -109,7 +319,7 @@ mod tests {
 
     #[test]
     fn q35_root_bus() {
-        let gsi = |slot, pin| route(Machine::Q35, "", &[], slot, pin).unwrap().gsi;
+        let gsi = |slot, pin| gsi(Q35, RootBus::Main, &[], slot, pin);
         assert_eq!(gsi(0x03, 1), 23); // (3 + 0) % 4 = 3 -> PIRQH
         assert_eq!(gsi(0x04, 1), 20); // PIRQE
         assert_eq!(gsi(0x04, 2), 21);
@@ -129,35 +339,170 @@ mod tests {
     #[test]
     fn q35_behind_a_root_port_swizzles_to_the_port_slot() {
         // Device at slot 0 behind a root port in slot 0x10: pin unchanged.
-        let r = route(Machine::Q35, "", &[0x10], 0, 1).unwrap();
-        assert_eq!(r.gsi, 20); // slot 0x10 INTA -> (0x10 + 0) % 4 = 0 -> PIRQE
+        let r = route(&Q35, RootBus::Main, &[0x10], 0, 1).unwrap();
+        assert_eq!(r.gsi, Some(20)); // slot 0x10 INTA -> (0x10 + 0) % 4 = 0 -> PIRQE
         assert!(r.why.contains("swizzled"), "{}", r.why);
         // A root port in 0x1c (unrotated range): INTA -> PIRQA.
-        assert_eq!(route(Machine::Q35, "", &[0x1c], 0, 1).unwrap().gsi, 16);
+        assert_eq!(gsi(Q35, RootBus::Main, &[0x1c], 0, 1), 16);
         // Two levels: port 0x10, bridge at slot 0 below it, device slot 2 INTA:
         // swizzle(2, A) = C at the bridge, swizzle(0, C) = C at the port,
         // slot 0x10 INTC -> PIRQG.
-        let r = route(Machine::Q35, "", &[0x10, 0], 2, 1).unwrap();
-        assert_eq!(r.gsi, 22);
+        assert_eq!(gsi(Q35, RootBus::Main, &[0x10, 0], 2, 1), 22);
+        // Research measurement: root port 0x07 -> pcie-pci-bridge at 0 ->
+        // devices at 1..=4 INTA -> 20, 21, 22, 23.
+        for (d, want) in (1..=4).zip(20..=23) {
+            assert_eq!(gsi(Q35, RootBus::Main, &[0x07, 0], d, 1), want);
+        }
+    }
+
+    #[test]
+    fn q35_pic_mode_uses_the_link_irq_seabios_set() {
+        let pic = shape(Machine::Q35, "", "acpi_irq_nobalance noapic");
+        let r = route(&pic, RootBus::Main, &[], 0x03, 1).unwrap();
+        assert_eq!(r.gsi, Some(11)); // PIRQH -> LNKH = 11
+        assert!(r.why.contains("LNKH") && r.why.contains("PIC"), "{}", r.why);
+        let irq = |slot, pin| gsi(pic, RootBus::Main, &[], slot, pin);
+        assert_eq!(irq(0x04, 1), 10); // PIRQE
+        assert_eq!(irq(0x05, 1), 10); // PIRQF
+        assert_eq!(irq(0x06, 1), 11); // PIRQG
+        assert_eq!(irq(0x1a, 1), 10); // PIRQA
+        assert_eq!(irq(0x1a, 3), 11); // PIRQC
+        assert_eq!(irq(0x1e, 2), 10); // PIRQF
+                                      // A word that only contains "noapic" is not PIC mode.
+        let apic = shape(Machine::Q35, "", "xnoapic");
+        assert_eq!(gsi(apic, RootBus::Main, &[], 0x03, 1), 23);
+    }
+
+    #[test]
+    fn pc_links_follow_the_piix_prt_at_the_seabios_irqs() {
+        let r = route(&PC, RootBus::Main, &[], 2, 1).unwrap();
+        assert_eq!(r.gsi, Some(10));
+        assert!(r.why.contains("LNKB"), "{}", r.why);
+        let irq = |slot, pin| gsi(PC, RootBus::Main, &[], slot, pin);
+        // The research table, one row per slot % 4.
+        assert_eq!(
+            [irq(5, 1), irq(5, 2), irq(5, 3), irq(5, 4)],
+            [10, 10, 11, 11]
+        );
+        assert_eq!(
+            [irq(2, 1), irq(2, 2), irq(2, 3), irq(2, 4)],
+            [10, 11, 11, 10]
+        );
+        assert_eq!(
+            [irq(3, 1), irq(3, 2), irq(3, 3), irq(3, 4)],
+            [11, 11, 10, 10]
+        );
+        assert_eq!(
+            [irq(4, 1), irq(4, 2), irq(4, 3), irq(4, 4)],
+            [11, 10, 10, 11]
+        );
+        // PIC mode changes nothing on pc: the links already hold ISA IRQs.
+        let pic = shape(Machine::Pc, "", "noapic");
+        assert_eq!(gsi(pic, RootBus::Main, &[], 3, 1), 11);
+    }
+
+    #[test]
+    fn pc_slot_1_inta_is_the_sci_link_linux_refuses_in_apic_mode() {
+        let r = route(&PC, RootBus::Main, &[], 1, 1).unwrap();
+        assert_eq!(r.gsi, None);
+        assert!(
+            r.why.contains("LNKS") && r.why.contains("refuses"),
+            "{}",
+            r.why
+        );
+        assert_eq!(describe(r.gsi), "no GSI");
+        let pic = shape(Machine::Pc, "", "noapic");
+        assert_eq!(gsi(pic, RootBus::Main, &[], 1, 1), 9);
+        // Only INTA: the other pins of slot 1 use the ordinary links.
+        assert_eq!(gsi(PC, RootBus::Main, &[], 1, 2), 10); // LNKB
+        assert_eq!(gsi(PC, RootBus::Main, &[], 1, 4), 11); // LNKD
+    }
+
+    #[test]
+    fn pc_behind_a_pci_bridge_swizzles() {
+        // Research measurement: bridge at 6, devices at 0..=3 INTA ->
+        // 10, 11, 11, 10.
+        let got: Vec<u32> = (0..4).map(|d| gsi(PC, RootBus::Main, &[6], d, 1)).collect();
+        assert_eq!(got, [10, 11, 11, 10]);
+    }
+
+    #[test]
+    fn pxb_buses_name_the_pic_links_on_q35_too() {
+        // Root ports at slots 0..=3 of the expander bus, device at 0 INTA:
+        // LNKD 11, LNKA 10, LNKB 10, LNKC 11.
+        let got: Vec<u32> = (0..4)
+            .map(|r| gsi(Q35, RootBus::Expander, &[r], 0, 1))
+            .collect();
+        assert_eq!(got, [11, 10, 10, 11]);
+        let r = route(&Q35, RootBus::Expander, &[1], 0, 1).unwrap();
+        assert!(r.why.contains("LNKA"), "{}", r.why);
+        // Never LNKS, even at slot 1 INTA.
+        assert!(!r.why.contains("LNKS"), "{}", r.why);
+        assert!(route(
+            &shape(Machine::Microvm, "pcie=on", ""),
+            RootBus::Expander,
+            &[0],
+            0,
+            1
+        )
+        .is_none());
+    }
+
+    #[test]
+    fn root_bus_follows_bus_ids_up_to_an_expander() {
+        let bridges = [
+            "pxb-pcie,id=pxb1,bus_nr=0x80,bus=pcie.0,addr=0x10",
+            "pcie-root-port,id=rp1,bus=pxb1,addr=0x0,chassis=1",
+            "pcie-root-port,id=rp2,bus=pcie.0,addr=0x4,chassis=2",
+            "pcie-pci-bridge,id=ppb,bus=rp2,addr=0x0",
+        ];
+        assert_eq!(
+            root_bus(&bridges, "edu,bus=rp1,addr=0x0"),
+            RootBus::Expander
+        );
+        assert_eq!(root_bus(&bridges, "edu,bus=ppb,addr=0x1"), RootBus::Main);
+        assert_eq!(root_bus(&bridges, "edu,addr=0x3"), RootBus::Main);
+        assert_eq!(root_bus(&bridges, "edu,bus=pcie.0,addr=0x3"), RootBus::Main);
+        // A cycle ends instead of looping.
+        let cycle = ["pci-bridge,id=a,bus=b", "pci-bridge,id=b,bus=a"];
+        assert_eq!(root_bus(&cycle, "edu,bus=a"), RootBus::Main);
     }
 
     #[test]
     fn microvm_gpex() {
-        let gsi = |slot, pin| {
-            route(Machine::Microvm, "pcie=on", &[], slot, pin)
-                .unwrap()
-                .gsi
-        };
-        assert_eq!(gsi(1, 1), 17);
-        assert_eq!(gsi(3, 2), 16);
-        assert!(route(Machine::Microvm, "pcie=off", &[], 1, 1).is_none());
-        let r = route(Machine::Microvm, "pcie=on,ioapic2=off", &[], 1, 1).unwrap();
-        assert_eq!(r.gsi, 13);
+        let mvm = shape(Machine::Microvm, "pcie=on,acpi=on", "");
+        assert_eq!(gsi(mvm, RootBus::Main, &[], 1, 1), 17);
+        assert_eq!(gsi(mvm, RootBus::Main, &[], 3, 2), 16);
+        assert!(route(
+            &shape(Machine::Microvm, "pcie=off", ""),
+            RootBus::Main,
+            &[],
+            1,
+            1
+        )
+        .is_none());
     }
 
     #[test]
-    fn pc_links_are_decided_at_run_time() {
-        assert!(route(Machine::Pc, "", &[], 3, 1).is_none());
-        assert!(route(Machine::Q35, "", &[], 3, 0).is_none());
+    fn microvm_ioapic2_off_starts_the_gpex_links_at_12() {
+        let off = shape(Machine::Microvm, "pcie=on,ioapic2=off,acpi=on", "");
+        // Research measurement: slots 1..=5 -> 13, 14, 15, 12, 13.
+        let got: Vec<u32> = (1..=5)
+            .map(|s| gsi(off, RootBus::Main, &[], s, 1))
+            .collect();
+        assert_eq!(got, [13, 14, 15, 12, 13]);
+        // Root port at 6, device at 0: 14 (18 with ioapic2=on).
+        assert_eq!(gsi(off, RootBus::Main, &[6], 0, 1), 14);
+        let on = shape(Machine::Microvm, "pcie=on,ioapic2=on,acpi=on", "");
+        assert_eq!(gsi(on, RootBus::Main, &[6], 0, 1), 18);
+        let r = route(&off, RootBus::Main, &[], 1, 1).unwrap();
+        assert!(r.why.contains("base 12"), "{}", r.why);
+        assert_eq!(describe(r.gsi), "13");
+    }
+
+    #[test]
+    fn no_pin_means_no_route() {
+        assert!(route(&Q35, RootBus::Main, &[], 3, 0).is_none());
+        assert!(route(&PC, RootBus::Main, &[], 3, 0).is_none());
     }
 }

@@ -177,22 +177,16 @@ impl Topology {
                 bail!("{at}: acpi_irq = false means no device has a GSI; remove gsi");
             }
             if spec.acpi_irq && dev.pin != 0 {
-                let model = crate::routing::route(
-                    spec.machine,
-                    &spec.machine_options,
-                    &dev.via,
-                    slot_of(&dev.bdf),
-                    dev.pin,
-                );
+                let model = crate::routing::route_device(spec, dev);
                 match (model, dev.gsi) {
-                    (Some(route), Some(gsi)) if route.gsi != gsi => bail!(
+                    (Some(route), Some(gsi)) if route.gsi != Some(gsi) => bail!(
                         "{at}: gsi = {gsi}, but the routing model says {} ({}): fix the file or the model",
-                        route.gsi,
+                        crate::routing::describe(route.gsi),
                         route.why
                     ),
-                    (Some(route), None) => bail!(
+                    (Some(route), None) if route.gsi.is_some() => bail!(
                         "{at}: no gsi given, but the routing model says {} ({})",
-                        route.gsi,
+                        crate::routing::describe(route.gsi),
                         route.why
                     ),
                     _ => {}
@@ -220,15 +214,9 @@ impl Topology {
                     pin: d.pin,
                     driver: d.driver.clone(),
                     gsi: d.gsi,
-                    route: crate::routing::route(
-                        spec.machine,
-                        &spec.machine_options,
-                        &d.via,
-                        slot_of(&d.bdf),
-                        d.pin,
-                    )
-                    .map(|r| r.why)
-                    .unwrap_or_default(),
+                    route: crate::routing::route_device(spec, d)
+                        .map(|r| r.why)
+                        .unwrap_or_default(),
                 })
                 .collect(),
         }
