@@ -63,19 +63,25 @@ pub fn run(req: &Request) -> Result<Outcome> {
             })?,
     );
     let _registered = crate::children::Registered::new(handle.pids());
-    let (tx, rx) = mpsc::channel::<Vec<u8>>();
+    // (bytes, whether they start a line): a line longer than MAX_LINE comes
+    // in pieces, so a guest printing without newlines cannot grow memory;
+    // only line starts are parsed.
+    let (tx, rx) = mpsc::channel::<(Vec<u8>, bool)>();
     let reader = {
         let handle = Arc::clone(&handle);
         std::thread::spawn(move || {
             let mut lines = BufReader::new(&*handle);
+            let mut starts_line = true;
             loop {
                 let mut buf = Vec::new();
-                match lines.read_until(b'\n', &mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {
-                        if tx.send(buf).is_err() {
+                match read_bounded_line(&mut lines, &mut buf, crate::console::MAX_LINE) {
+                    Ok(false) | Err(_) => break,
+                    Ok(true) => {
+                        let ends_line = buf.ends_with(b"\n");
+                        if tx.send((buf, starts_line)).is_err() {
                             break;
                         }
+                        starts_line = ends_line;
                     }
                 }
             }
@@ -87,13 +93,13 @@ pub fn run(req: &Request) -> Result<Outcome> {
     let ending = loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match rx.recv_timeout(left) {
-            Ok(bytes) => {
+            Ok((bytes, starts_line)) => {
                 if written < MAX_LOG {
                     written += bytes.len() as u64;
                     log.write_all(&bytes)?;
                 }
                 let line = String::from_utf8_lossy(&bytes);
-                if console.feed(&line) {
+                if starts_line && console.feed(&line) {
                     break Ending::Done;
                 }
             }
@@ -106,8 +112,14 @@ pub fn run(req: &Request) -> Result<Outcome> {
     };
     let secs = started.elapsed().as_secs_f64();
     // Done or timed out: QEMU is still running. Exited: kill is a no-op.
+    // The whole group goes, so nothing holding the console pipe can keep
+    // the reader (and this boot) waiting.
+    for pid in handle.pids() {
+        crate::children::kill_group(pid);
+    }
     let _ = handle.kill();
     let _ = reader.join();
+    crate::children::park_if_interrupted();
     match ending {
         Ending::TimedOut => writeln!(
             log,
@@ -125,6 +137,38 @@ pub fn run(req: &Request) -> Result<Outcome> {
         ending,
         secs,
     })
+}
+
+/// Reads one line into `buf` (cleared first), at most `max` bytes of it: a
+/// longer line comes back in several pieces, the last one with the
+/// newline. Returns false at the end of the input.
+pub fn read_bounded_line(
+    reader: &mut impl BufRead,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<bool> {
+    buf.clear();
+    while buf.len() < max {
+        let available = match reader.fill_buf() {
+            Ok(bytes) => bytes,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(err),
+        };
+        if available.is_empty() {
+            break;
+        }
+        let window = &available[..available.len().min(max - buf.len())];
+        let (taken, complete) = match window.iter().position(|&b| b == b'\n') {
+            Some(newline) => (newline + 1, true),
+            None => (window.len(), false),
+        };
+        buf.extend_from_slice(&window[..taken]);
+        reader.consume(taken);
+        if complete {
+            break;
+        }
+    }
+    Ok(!buf.is_empty())
 }
 
 /// Arguments quoted for a human to paste into a shell.
@@ -217,6 +261,7 @@ pub fn detect_accel(bzimage: &Path, reporter: &crate::progress::Reporter) -> Res
     let works = rx.recv_timeout(Duration::from_secs(8)).is_ok();
     let _ = handle.kill();
     let _ = probe.join();
+    crate::children::park_if_interrupted();
     let accel = if works { Accel::Kvm } else { Accel::Tcg };
     reporter.note(format!(
         "accel: {} (KVM probe boot {} in {:.1} s; cached in {})",
@@ -236,6 +281,25 @@ pub fn detect_accel(bzimage: &Path, reporter: &crate::progress::Reporter) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_are_read_in_bounded_pieces() {
+        let mut input = b"short\n".to_vec();
+        input.extend(vec![b'x'; 10_000]);
+        input.extend(b"\n@@GSI-DONE 0");
+        let mut reader = std::io::BufReader::with_capacity(64, &input[..]);
+        let mut pieces = Vec::new();
+        let mut buf = Vec::new();
+        while read_bounded_line(&mut reader, &mut buf, 4096).unwrap() {
+            assert!(buf.len() <= 4096, "{}", buf.len());
+            pieces.push(buf.clone());
+        }
+        assert_eq!(pieces[0], b"short\n");
+        assert_eq!(pieces.len(), 5, "short, 4096, 4096, 1808 + newline, tail");
+        assert!(pieces[3].ends_with(b"\n") && !pieces[2].ends_with(b"\n"));
+        assert_eq!(pieces[4], b"@@GSI-DONE 0");
+        assert_eq!(pieces.concat(), input);
+    }
 
     #[test]
     fn shell_words_quote_what_needs_it() {

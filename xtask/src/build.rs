@@ -38,13 +38,13 @@ pub fn key(pin: &Pin, rev: &Revision) -> String {
 }
 
 /// A cached image is used only when its recorded sha256 matches.
-fn cached_image_is_intact(bzimage: &Path, reporter: &Reporter) -> bool {
+fn cached_image_is_intact(bzimage: &Path, reporter: &Reporter, warn: bool) -> bool {
     let Ok(want) = std::fs::read_to_string(bzimage.with_extension("sha256")) else {
         return false;
     };
     match crate::sha256_file(bzimage) {
         Ok(found) if found == want.trim() => true,
-        Ok(found) => {
+        Ok(found) if warn => {
             reporter.send(Event::Warn(format!(
                 "{} has sha256 {found}, recorded {}: rebuilding it",
                 bzimage.display(),
@@ -52,7 +52,7 @@ fn cached_image_is_intact(bzimage: &Path, reporter: &Reporter) -> bool {
             )));
             false
         }
-        Err(_) => false,
+        Ok(_) | Err(_) => false,
     }
 }
 
@@ -76,7 +76,22 @@ pub fn build(pin: &Pin, rev: &Revision, jobs: usize, reporter: &Reporter) -> Res
     let log = crate::work_dir()
         .join("logs")
         .join(format!("build-{}.log", rev.slug()));
-    if cached_image_is_intact(&bzimage, reporter) {
+    let cached = |warn| cached_image_is_intact(&bzimage, reporter, warn);
+    if cached(true) {
+        return Ok(Build {
+            revision: rev.name.clone(),
+            key,
+            bzimage,
+            log,
+            cached: true,
+        });
+    }
+    // Two runs that miss the cache at once: the second waits here and
+    // then finds the first one's image instead of building it again.
+    let trees = crate::work_dir().join("trees").join(&pin.key);
+    let _lock =
+        crate::lock::Lock::acquire(&trees.join(format!("{}.build.lock", rev.slug())), reporter)?;
+    if cached(false) {
         return Ok(Build {
             revision: rev.name.clone(),
             key,
@@ -130,9 +145,6 @@ fn build_uncached(
     // `srctree := ..`, so every command line and preprocessed file is the
     // same byte for byte in every revision's tree, and ccache serves one
     // revision's objects to the next (a mutant costs the files it touches).
-    let trees = crate::work_dir().join("trees").join(&pin.key);
-    let _lock =
-        crate::lock::Lock::acquire(&trees.join(format!("{}.build.lock", rev.slug())), reporter)?;
     let tree = crate::revision::prepare(pin, rev, reporter)?;
     let out = tree.dir.join(build_dir_name(pin));
     std::fs::create_dir_all(&out)?;
@@ -276,6 +288,7 @@ fn make(
             line,
         });
     }
+    crate::children::park_if_interrupted();
     let status = reader
         .try_wait()?
         .map(|o| o.status)

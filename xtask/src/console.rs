@@ -406,6 +406,201 @@ test rng::gsi ... ok
         assert_eq!(c.qemu_errors.len(), 1);
     }
 
+    /// A tiny xorshift64* generator: deterministic, no dependency; a
+    /// failing seed is printed and reproduces the case.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+
+        fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+            items[self.below(items.len())]
+        }
+
+        /// Random bytes, biased to what a console carries: protocol tags,
+        /// escapes, control and invalid UTF-8 bytes, very long runs.
+        fn line(&mut self) -> String {
+            let pieces = [
+                "@@GSI-BEGIN v1 trials=3",
+                "@@GSI-TRIAL passed a::b",
+                "@@GSI-TRIAL failed c::d msg\\n\\",
+                "@@GSI-TRIAL ignored e::f",
+                "@@GSI-TRIAL passed",
+                "@@GSI-TRIAL ",
+                "@@GSI-END passed=1",
+                "@@GSI-DONE 0",
+                "@@GSI-INIT-ERROR x\\ny",
+                "@@GSI-",
+                "Kernel panic - not syncing: x",
+                "qemu-system-x86_64: -device z",
+                "Linux version 6",
+                "\u{1b}[2J\u{1b}]0;title\u{7}",
+                "\r",
+                "\u{0}",
+                "\u{feff}é漢🦀",
+                " ",
+                "\\",
+            ];
+            let mut line = String::new();
+            for _ in 0..self.below(6) {
+                match self.below(4) {
+                    0 => {
+                        let bytes: Vec<u8> =
+                            (0..self.below(64)).map(|_| self.next() as u8).collect();
+                        line.push_str(&String::from_utf8_lossy(&bytes));
+                    }
+                    1 if self.below(50) == 0 => {
+                        line.push_str(&"y".repeat(self.below(3 * MAX_LINE)))
+                    }
+                    _ => line.push_str(self.pick(&pieces)),
+                }
+            }
+            line
+        }
+    }
+
+    fn check_bounds(c: &Console) {
+        assert!(c.trials.len() <= 10_000);
+        for t in &c.trials {
+            assert!(t.name.len() <= 200 && t.message.len() <= MAX_LINE);
+        }
+        assert!(c.init_errors.len() <= 20 && c.qemu_errors.len() <= 20 && c.panic.len() <= 40);
+        for l in c.init_errors.iter().chain(&c.qemu_errors).chain(&c.panic) {
+            assert!(l.len() <= MAX_LINE, "{}", l.len());
+        }
+    }
+
+    #[test]
+    fn random_consoles_never_panic_and_stay_bounded() {
+        let endings = [
+            Ending::Done,
+            Ending::Exited(Some(0)),
+            Ending::Exited(Some(1)),
+            Ending::Exited(None),
+            Ending::TimedOut,
+        ];
+        let mut seen = std::collections::BTreeSet::new();
+        for seed in 1..=400u64 {
+            let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            // Half the seeds are pure noise; the others a suite run
+            // (BEGIN, trials, maybe END and DONE) with noise in between.
+            let mut lines: Vec<String> = (0..rng.below(200)).map(|_| rng.line()).collect();
+            if seed % 2 == 0 {
+                lines.retain(|l| !l.contains("panic") && !l.starts_with("@@GSI-"));
+                let mut run = vec!["@@GSI-BEGIN v1 trials=2".to_string()];
+                for _ in 0..rng.below(6) {
+                    run.push(
+                        rng.pick(&[
+                            "@@GSI-TRIAL passed a::b",
+                            "@@GSI-TRIAL failed c::d expected 16",
+                            "@@GSI-TRIAL ignored e::f",
+                            "@@GSI-TRIAL bogus g::h",
+                        ])
+                        .to_string(),
+                    );
+                    if rng.below(3) == 0 {
+                        run.push(rng.line().replace("panic", "p"));
+                    }
+                }
+                if rng.below(4) != 0 {
+                    run.push("@@GSI-END passed=1 failed=0 ignored=0".into());
+                }
+                if rng.below(4) != 0 {
+                    run.push("@@GSI-DONE 0".into());
+                }
+                let at = rng.below(lines.len() + 1);
+                lines.splice(at..at, run);
+            }
+            let mut c = Console::default();
+            let mut text = String::new();
+            for line in &lines {
+                c.feed(line);
+                text.push_str(line);
+                text.push('\n');
+            }
+            check_bounds(&c);
+            // Whole-text parsing splits on the newlines inside lines too;
+            // it must hold the same bounds.
+            check_bounds(&Console::parse(&text));
+            let ending = endings[rng.below(endings.len())];
+            let xfail = |n: &str| (n == "c::d").then(|| "listed".to_string());
+            let (verdict, trials) = judge(&c, ending, &xfail);
+            assert_eq!(trials.len(), c.trials.len(), "seed {seed}");
+            if verdict.is_success() {
+                assert!(c.begun && c.ended && c.panic.is_empty(), "seed {seed}");
+            }
+            seen.insert(verdict.name());
+        }
+        // The generator reaches the interesting verdicts, not only noise.
+        for v in [
+            "passed",
+            "test-failed",
+            "kernel-panic",
+            "suite-crashed",
+            "timeout",
+        ] {
+            assert!(seen.contains(v), "no {v} in {seen:?}");
+        }
+    }
+
+    #[test]
+    fn forged_records_before_begin_are_never_results() {
+        for seed in 1..=300u64 {
+            let mut rng = Rng(seed.wrapping_mul(0xd1b5_4a32_d192_ed03));
+            let mut c = Console::default();
+            // Anything but a BEGIN, including forged results and ENDs.
+            for i in 0..rng.below(100) {
+                let forged = match rng.below(4) {
+                    0 => format!("@@GSI-TRIAL passed forged::t{i}"),
+                    1 => "@@GSI-END passed=9 failed=0 ignored=0".to_string(),
+                    _ => rng.line(),
+                };
+                if !forged.contains(protocol::BEGIN) {
+                    c.feed(&forged);
+                }
+            }
+            assert!(!c.begun && !c.ended && c.trials.is_empty(), "seed {seed}");
+            for ending in [Ending::Done, Ending::Exited(Some(0)), Ending::TimedOut] {
+                assert!(!judge(&c, ending, &none).0.is_success(), "seed {seed}");
+            }
+            // After BEGIN only the real records count, and without END the
+            // run is never a pass.
+            c.feed("@@GSI-BEGIN v1 trials=1");
+            c.feed("@@GSI-TRIAL passed real::t");
+            assert_eq!(c.trials.len(), 1, "seed {seed}: {:?}", c.trials);
+            assert_eq!(c.trials[0].name, "real::t");
+            let (v, _) = judge(&c, Ending::Exited(Some(0)), &none);
+            assert!(!v.is_success(), "seed {seed}: missing END gave {v:?}");
+            c.feed("@@GSI-END passed=1 failed=0 ignored=0");
+            c.feed("@@GSI-TRIAL passed after::end");
+            assert_eq!(c.trials.len(), 1, "seed {seed}: a trial after END counted");
+        }
+    }
+
+    #[test]
+    fn a_flood_of_trials_is_capped() {
+        let mut c = Console::default();
+        c.feed("@@GSI-BEGIN v1 trials=99999");
+        for i in 0..20_000 {
+            c.feed(&format!("@@GSI-TRIAL passed t::{i} {}", "m".repeat(100)));
+        }
+        assert_eq!(c.trials.len(), 10_000);
+        let long = format!("@@GSI-INIT-ERROR {}", "\\n".repeat(MAX_LINE));
+        for _ in 0..100 {
+            c.feed(&long);
+        }
+        check_bounds(&c);
+    }
+
     #[test]
     fn hostile_lines_are_bounded() {
         let mut c = Console::default();

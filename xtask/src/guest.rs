@@ -96,24 +96,68 @@ pub fn initramfs(binaries: &GuestBinaries, plan: &gsi_plan::Plan) -> Vec<u8> {
 
 /// Writes the initramfs for `plan` under `target/gsi/initramfs/`, named by
 /// its content hash, and returns (path, hash). An existing file with the
-/// same hash is reused.
+/// same bytes is reused.
 pub fn write_initramfs(
+    binaries: &GuestBinaries,
+    plan: &gsi_plan::Plan,
+) -> Result<(PathBuf, String)> {
+    write_initramfs_in(&crate::work_dir().join("initramfs"), binaries, plan)
+}
+
+fn write_initramfs_in(
+    dir: &Path,
     binaries: &GuestBinaries,
     plan: &gsi_plan::Plan,
 ) -> Result<(PathBuf, String)> {
     let bytes = initramfs(binaries, plan);
     let hash = crate::sha256_hex(&bytes)[..16].to_string();
-    let path = crate::work_dir().join("initramfs").join(format!(
+    let path = dir.join(format!(
         "{}-{}-{hash}.cpio",
         plan.revision.replace('/', "-"),
         plan.topology
     ));
-    if !is_complete(&path, bytes.len()) {
+    if !holds(&path, &bytes) {
         crate::write_atomic(&path, &bytes)?;
     }
     Ok((path, hash))
 }
 
-fn is_complete(path: &Path, len: usize) -> bool {
-    std::fs::metadata(path).is_ok_and(|m| m.len() == len as u64)
+/// Whether `path` holds exactly `bytes`: the name carries the hash, but a
+/// file with the right name and length can still be damaged, and the
+/// image is a few MB, so it is compared in full.
+fn holds(path: &Path, bytes: &[u8]) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.len() == bytes.len() as u64)
+        && std::fs::read(path).is_ok_and(|found| found == bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_damaged_initramfs_with_the_right_name_is_rewritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let binaries = GuestBinaries {
+            init: b"fake init".repeat(1000),
+            suite: b"fake suite".repeat(1000),
+            busybox: None,
+        };
+        let t = crate::topology::load(&crate::topology::dir(), "q35").unwrap();
+        let plan = t.plan("v4", gsi_plan::Attribute::Present);
+        let (path, _) = write_initramfs_in(dir.path(), &binaries, &plan).unwrap();
+        let good = std::fs::read(&path).unwrap();
+
+        // Half-written: the right name, a prefix of the bytes.
+        std::fs::write(&path, &good[..good.len() / 2]).unwrap();
+        let (again, _) = write_initramfs_in(dir.path(), &binaries, &plan).unwrap();
+        assert_eq!(again, path);
+        assert_eq!(std::fs::read(&path).unwrap(), good);
+
+        // Damaged in place: the right name and length, one byte flipped.
+        let mut bad = good.clone();
+        bad[good.len() / 2] ^= 0xff;
+        std::fs::write(&path, &bad).unwrap();
+        write_initramfs_in(dir.path(), &binaries, &plan).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), good);
+    }
 }

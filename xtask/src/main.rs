@@ -49,6 +49,8 @@ fn main() {
     };
     if let Err(err) = result {
         eprintln!("error: {err:#}");
-        std::process::exit(1);
+        xtask::children::exit(1);
     }
+    // While Ctrl-C is being handled, the handler decides the exit code.
+    xtask::children::exit(0);
 }

@@ -335,19 +335,28 @@ fn unpack_debian(
     reporter.note(format!("pin: unpacking {}", deb.display()));
     let unpacked = scratch.join("unpacked");
     std::fs::create_dir_all(&unpacked)?;
-    duct::cmd!("dpkg-deb", "--fsys-tarfile", &deb)
-        .pipe(duct::cmd!("tar", "-xO", "--wildcards", "./usr/src/*.tar.*"))
-        .pipe(duct::cmd!("tar", "-xJ", "-C", &unpacked))
-        .stdout_null()
-        .run()
-        .with_context(|| {
-            format!(
-                "unpacking the kernel tarball from {} into {} (is the disk full? `df -h {}`)",
-                deb.display(),
-                unpacked.display(),
-                unpacked.display()
-            )
-        })?;
+    // Registered like make and QEMU: Ctrl-C stops the unpack too, instead
+    // of leaving tar writing into a directory the next run deletes.
+    let handle = crate::children::own_group(
+        duct::cmd!("dpkg-deb", "--fsys-tarfile", &deb)
+            .pipe(duct::cmd!("tar", "-xO", "--wildcards", "./usr/src/*.tar.*"))
+            .pipe(duct::cmd!("tar", "-xJ", "-C", &unpacked)),
+    )
+    .stdout_null()
+    .start()
+    .context("starting dpkg-deb and tar (apt-get install dpkg tar xz-utils)")?;
+    let registered = crate::children::Registered::new(handle.pids());
+    let waited = handle.wait().map(|_| ());
+    drop(registered);
+    crate::children::park_if_interrupted();
+    waited.with_context(|| {
+        format!(
+            "unpacking the kernel tarball from {} into {} (is the disk full? `df -h {}`)",
+            deb.display(),
+            unpacked.display(),
+            unpacked.display()
+        )
+    })?;
     let mut entries = std::fs::read_dir(&unpacked)?.collect::<std::io::Result<Vec<_>>>()?;
     if entries.len() != 1 {
         bail!(

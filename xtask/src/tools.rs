@@ -154,4 +154,26 @@ mod tests {
             "apt-get update && apt-get install -y --no-install-recommends pkg-a pkg-b"
         );
     }
+
+    #[test]
+    fn ensure_without_install_names_the_packages_and_the_command() {
+        let tools = [
+            tool("gsi-no-such-qemu", "qemu-system-x86"),
+            tool("/nonexistent/libelf.h", "libelf-dev"),
+            tool("/", "present"),
+        ];
+        let err = ensure(&tools, false, &crate::progress::Reporter::silent())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("qemu-system-x86 libelf-dev")
+                && err.contains(
+                    "apt-get update && apt-get install -y --no-install-recommends \
+                     qemu-system-x86 libelf-dev"
+                )
+                && !err.contains("present"),
+            "{err}"
+        );
+        assert!(ensure(&tools[2..], false, &crate::progress::Reporter::silent()).is_ok());
+    }
 }

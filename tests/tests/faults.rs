@@ -1,0 +1,1002 @@
+//! Faults, provoked for real, each with the outcome the workbench promises
+//! (DESIGN.md, "Bad input and faults"): a kernel panic, a hang, QEMU
+//! refusing a device or killed from outside, Ctrl-C and SIGTERM during
+//! boots and during a build, a tampered kernel image, a truncated or
+//! wrong pin download, a full disk while unpacking, a patch that does not
+//! apply, and two runs at once on one `target/`.
+//!
+//! The harness runs as the real `xtask` binary with temporary copies of
+//! configs/ (extra topologies beside the shipped ones) and, where the test
+//! must not touch the shared cache, a temporary work directory. Every
+//! child of a run carries a marker in its environment, so "no process is
+//! left behind" is checked on the whole process table, not on the pids
+//! the test happened to see. The kernels are the cached ones of
+//! `target/gsi` (the fault topologies reuse the shipped kernel config), so
+//! after `e2e` this file boots but does not build, except where a test
+//! tampers with an image on purpose.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+use xtask::console::{Outcome, Verdict};
+use xtask::report::{Report, Run};
+
+/// The revision every fault is provoked on (its kernel is cached by e2e).
+const REV: &str = "v4";
+
+/// The tests share target/gsi and the CPU: one at a time, even when the
+/// harness is run with several test threads.
+fn serial() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The `xtask` binary, built now (a no-op when it is up to date).
+fn xtask_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let out = Command::new(cargo)
+            .args(["build", "-p", "xtask", "--bin", "xtask"])
+            .arg("--message-format=json-render-diagnostics")
+            .current_dir(xtask::project_root())
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("running cargo build for the xtask binary");
+        assert!(out.status.success(), "building the xtask binary failed");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|v| v["target"]["name"] == "xtask" && v["executable"].is_string())
+            .map(|v| PathBuf::from(v["executable"].as_str().unwrap()))
+            .expect("cargo named no xtask executable")
+    })
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A scratch directory with a copy of configs/ whose kernel.toml names
+/// the shipped fragment by its absolute path: the kernel config hash, and
+/// so every cached kernel, stays the same.
+struct Scratch {
+    dir: tempfile::TempDir,
+    configs: PathBuf,
+    marker: String,
+}
+
+impl Scratch {
+    fn new() -> Scratch {
+        let dir = tempfile::tempdir().unwrap();
+        let configs = dir.path().join("configs");
+        let real = xtask::project_root().join("configs");
+        copy_dir(&real, &configs);
+        let fragment = real.join("kernel/boot.config");
+        let toml = std::fs::read_to_string(configs.join("kernel.toml")).unwrap();
+        let pinned = toml.replace(
+            "fragments = [\"kernel/boot.config\"]",
+            &format!("fragments = [{:?}]", fragment.display().to_string()),
+        );
+        assert_ne!(
+            toml, pinned,
+            "kernel.toml no longer lists kernel/boot.config"
+        );
+        std::fs::write(configs.join("kernel.toml"), pinned).unwrap();
+        let marker = format!(
+            "gsi-fault-{}-{}",
+            std::process::id(),
+            dir.path().file_name().unwrap().to_string_lossy()
+        );
+        let scratch = Scratch {
+            dir,
+            configs,
+            marker,
+        };
+        let silent = xtask::progress::Reporter::silent();
+        let ours = xtask::pin::resolve(&scratch.configs.join("kernel.toml"), &silent).unwrap();
+        let shipped = xtask::pin::resolve(&real.join("kernel.toml"), &silent).unwrap();
+        assert_eq!(
+            ours.config.hash(),
+            shipped.config.hash(),
+            "the copied configs would build new kernels"
+        );
+        scratch
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Adds `configs/topologies/<name>.toml`: q35 with `extra` top-level
+    /// keys (cmdline, timeout_s, bridges).
+    fn topology(&self, name: &str, extra: &str) {
+        let dir = self.configs.join("topologies");
+        let q35 = std::fs::read_to_string(dir.join("q35.toml")).unwrap();
+        let text = q35.replacen(
+            "machine = \"q35\"\n",
+            &format!("machine = \"q35\"\n{extra}\n"),
+            1,
+        );
+        assert_ne!(q35, text);
+        std::fs::write(dir.join(format!("{name}.toml")), text).unwrap();
+    }
+
+    fn json(&self) -> PathBuf {
+        self.path().join("report.json")
+    }
+
+    /// `xtask <args>` on these configs, not waited for.
+    fn spawn(&self, args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Child {
+        let mut cmd = Command::new(xtask_bin());
+        cmd.args(args)
+            .env("GSI_CONFIG_DIR", &self.configs)
+            .env("GSI_FAULT_MARKER", &self.marker)
+            .env("CI", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.spawn().expect("starting xtask")
+    }
+
+    /// `xtask <args>` to its end: (exit code, stdout + stderr).
+    fn run(&self, args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> (i32, String) {
+        finish(self.spawn(args, env))
+    }
+
+    fn report(&self) -> Report {
+        Report::read_json(&self.json()).unwrap()
+    }
+
+    /// Live processes started by runs of this scratch (any depth).
+    fn leftovers(&self) -> Vec<String> {
+        processes()
+            .into_iter()
+            .filter(|p| {
+                p.environ
+                    .contains(&format!("GSI_FAULT_MARKER={}", self.marker))
+            })
+            .map(|p| format!("{} {}", p.pid, p.cmdline))
+            .collect()
+    }
+
+    fn assert_no_leftovers(&self) {
+        // A killed child is reaped by init a moment later.
+        let clean = wait_for(Duration::from_secs(3), || self.leftovers().is_empty());
+        assert!(clean, "processes left behind: {:#?}", self.leftovers());
+    }
+}
+
+fn finish(child: Child) -> (i32, String) {
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+struct Process {
+    pid: u32,
+    cmdline: String,
+    environ: String,
+    comm: String,
+}
+
+/// Every live (not zombie) process, from /proc.
+fn processes() -> Vec<Process> {
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let read = |f: &str| {
+            std::fs::read(entry.path().join(f))
+                .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+                .unwrap_or_default()
+        };
+        let stat = read("stat");
+        let state = stat
+            .rfind(')')
+            .and_then(|i| stat[i + 1..].split_whitespace().next().map(str::to_string));
+        if stat.is_empty() || state.as_deref() == Some("Z") {
+            continue;
+        }
+        all.push(Process {
+            pid,
+            cmdline: read("cmdline"),
+            environ: read("environ"),
+            comm: read("comm").trim().to_string(),
+        });
+    }
+    all
+}
+
+fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn signal(pid: u32, signal: &str) {
+    let ok = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill {signal} {pid} failed");
+}
+
+/// The QEMU started by a run of this scratch.
+fn qemu_of(scratch: &Scratch) -> Option<u32> {
+    processes()
+        .into_iter()
+        .find(|p| {
+            p.cmdline.starts_with("qemu-system-x86_64 ")
+                && p.environ
+                    .contains(&format!("GSI_FAULT_MARKER={}", scratch.marker))
+        })
+        .map(|p| p.pid)
+}
+
+fn run_of<'a>(report: &'a Report, topology: &str) -> &'a Run {
+    report
+        .runs
+        .iter()
+        .find(|r| r.topology == topology)
+        .unwrap_or_else(|| panic!("no run on {topology}: {:#?}", report.runs))
+}
+
+fn log_of(run: &Run) -> PathBuf {
+    let log = PathBuf::from(&run.log);
+    if log.is_absolute() {
+        log
+    } else {
+        xtask::project_root().join(log)
+    }
+}
+
+/// The `-initrd` path on the command line a boot log starts with.
+fn initrd_in(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap();
+    let header = text.lines().next().unwrap();
+    let mut words = header.split_whitespace();
+    words
+        .find(|w| *w == "-initrd")
+        .expect("no -initrd in the log");
+    words.next().unwrap().to_string()
+}
+
+fn no_process_mentions(path: &str) -> bool {
+    processes().iter().all(|p| !p.cmdline.contains(path))
+}
+
+/// One matrix with three broken topologies beside the healthy q35, run
+/// once and shared by the tests that read it.
+struct FaultMatrix {
+    scratch: Scratch,
+    code: i32,
+    output: String,
+    report: Report,
+}
+
+fn fault_matrix() -> &'static FaultMatrix {
+    static MATRIX: OnceLock<FaultMatrix> = OnceLock::new();
+    MATRIX.get_or_init(|| {
+        let scratch = Scratch::new();
+        // A later rdinit= wins: no init in the initramfs, no root device.
+        scratch.topology("fault-panic", "cmdline = \"rdinit=/nonexistent\"");
+        // No guest finishes in one second under TCG.
+        scratch.topology("fault-hang", "timeout_s = 1");
+        scratch.topology("fault-baddev", "bridges = [\"gsi-no-such-device\"]");
+        let json = scratch.json().display().to_string();
+        let (code, output) = scratch.run(
+            &[
+                "test-matrix",
+                "-r",
+                REV,
+                "-t",
+                "q35",
+                "-t",
+                "fault-panic",
+                "-t",
+                "fault-hang",
+                "-t",
+                "fault-baddev",
+                "--jobs",
+                "2",
+                "--json",
+                &json,
+            ],
+            &[],
+        );
+        println!("{output}");
+        let report = scratch.report();
+        FaultMatrix {
+            scratch,
+            code,
+            output,
+            report,
+        }
+    })
+}
+
+#[test]
+#[ignore = "boots real kernels: run by cargo xtask ci"]
+fn faulty_topologies_do_not_affect_the_healthy_run() {
+    let _serial = serial();
+    let m = fault_matrix();
+    assert_eq!(m.code, 1, "failed runs make the exit code 1\n{}", m.output);
+    assert!(
+        m.output.contains("3 of 4 runs did not pass"),
+        "{}",
+        m.output
+    );
+    let q35 = run_of(&m.report, "q35");
+    assert_eq!(q35.verdict, Verdict::Passed, "{q35:#?}");
+    assert!(q35.trials.iter().any(|t| t.outcome == Outcome::Passed));
+    m.scratch.assert_no_leftovers();
+}
+
+#[test]
+#[ignore = "boots real kernels: run by cargo xtask ci"]
+fn kernel_panic_is_named_and_quoted_and_its_log_kept() {
+    let _serial = serial();
+    let m = fault_matrix();
+    let run = run_of(&m.report, "fault-panic");
+    assert_eq!(run.verdict, Verdict::KernelPanic, "{run:#?}");
+    let panic_line = run
+        .detail
+        .lines()
+        .find(|l| l.contains("Kernel panic - not syncing: "))
+        .unwrap_or_else(|| panic!("no panic line in the detail: {run:#?}"));
+    assert!(
+        panic_line.contains("VFS: Unable to mount root fs")
+            || panic_line.contains("No working init found"),
+        "{panic_line}"
+    );
+    let log = std::fs::read_to_string(log_of(run)).unwrap();
+    assert!(
+        log.contains(panic_line.trim()),
+        "the log lacks {panic_line:?}"
+    );
+    assert!(
+        log.contains("rdinit=/nonexistent"),
+        "the log names the command line"
+    );
+}
+
+#[test]
+#[ignore = "boots real kernels: run by cargo xtask ci"]
+fn hang_is_a_timeout_after_one_retry_and_leaves_no_qemu() {
+    let _serial = serial();
+    let m = fault_matrix();
+    let run = run_of(&m.report, "fault-hang");
+    assert_eq!(run.verdict, Verdict::Timeout, "{run:#?}");
+    assert!(
+        run.detail.contains("first attempt timed out")
+            && run.detail.contains("no DONE within the time limit")
+            && run.detail.contains("(1 s)"),
+        "{}",
+        run.detail
+    );
+    let log = log_of(run);
+    let first = log.with_extension("attempt1.log");
+    for log in [&log, &first] {
+        let text = std::fs::read_to_string(log).unwrap();
+        assert!(
+            text.contains("[gsi-workbench] no end after 1s: QEMU killed"),
+            "{}: {text}",
+            log.display()
+        );
+        // The unique initramfs path of that boot is in no live process.
+        let initrd = initrd_in(log);
+        assert!(initrd.contains(&format!("{REV}-fault-hang-")), "{initrd}");
+        assert!(
+            no_process_mentions(&initrd),
+            "a QEMU with {initrd} survives"
+        );
+    }
+    m.scratch.assert_no_leftovers();
+}
+
+#[test]
+#[ignore = "boots real kernels: run by cargo xtask ci"]
+fn qemu_rejecting_a_device_is_qemu_failed_with_its_own_words() {
+    let _serial = serial();
+    let m = fault_matrix();
+    let run = run_of(&m.report, "fault-baddev");
+    assert_eq!(run.verdict, Verdict::QemuFailed, "{run:#?}");
+    assert!(
+        run.detail
+            .contains("qemu-system-x86_64: -device gsi-no-such-device: "),
+        "{}",
+        run.detail
+    );
+    assert!(
+        run.detail.contains("QEMU exited with status 1"),
+        "{}",
+        run.detail
+    );
+}
+
+#[test]
+#[ignore = "boots real kernels: run by cargo xtask ci"]
+fn qemu_killed_mid_boot_is_named() {
+    let _serial = serial();
+    let scratch = Scratch::new();
+    let json = scratch.json().display().to_string();
+    let child = scratch.spawn(
+        &["test-matrix", "-r", REV, "-t", "q35", "--json", &json],
+        &[],
+    );
+    let mut qemu = None;
+    assert!(
+        wait_for(Duration::from_secs(300), || {
+            qemu = qemu_of(&scratch);
+            qemu.is_some()
+        }),
+        "no QEMU appeared"
+    );
+    // Let the kernel start, then kill QEMU from outside.
+    std::thread::sleep(Duration::from_millis(1500));
+    signal(qemu.unwrap(), "-KILL");
+    let (code, output) = finish(child);
+    assert_eq!(code, 1, "{output}");
+    let report = scratch.report();
+    let run = run_of(&report, "q35");
+    assert!(
+        matches!(run.verdict, Verdict::QemuFailed | Verdict::BootFailed),
+        "{run:#?}"
+    );
+    assert!(
+        run.detail.contains("QEMU was killed by a signal"),
+        "{run:#?}"
+    );
+    scratch.assert_no_leftovers();
+}
+
+#[test]
+#[ignore = "boots real kernels: run by cargo xtask ci"]
+fn sigint_and_sigterm_during_boots_stop_every_child_and_exit_130() {
+    let _serial = serial();
+    let scratch = Scratch::new();
+    let args = ["test-matrix", "-r", REV, "-t", "q35"];
+    for sig in ["-INT", "-TERM"] {
+        let child = scratch.spawn(&args, &[]);
+        let pid = child.id();
+        assert!(
+            wait_for(Duration::from_secs(300), || qemu_of(&scratch).is_some()),
+            "no QEMU appeared"
+        );
+        signal(pid, sig);
+        let (code, output) = finish(child);
+        assert_eq!(code, 130, "kill {sig}: {output}");
+        // (0 groups when QEMU was signalled between its start and its
+        // registration: then it is stopped as it registers.)
+        assert!(output.contains("interrupted: stopped "), "{output}");
+        scratch.assert_no_leftovers();
+    }
+    // The next run works and reuses the finished kernel.
+    let (code, output) = scratch.run(&args, &[]);
+    assert_eq!(code, 0, "{output}");
+    assert!(
+        output.contains(&format!("build {REV}: cached kernel")),
+        "{output}"
+    );
+    assert!(
+        !output.contains(&format!("build {REV}: started")),
+        "{output}"
+    );
+}
+
+/// The cached image of [`REV`] and its recorded checksum.
+fn cached_image() -> (PathBuf, PathBuf) {
+    let silent = xtask::progress::Reporter::silent();
+    let pin =
+        xtask::pin::resolve(&xtask::project_root().join("configs/kernel.toml"), &silent).unwrap();
+    let rev = xtask::revision::load(&xtask::revision::series_dir(), REV).unwrap();
+    let dir = xtask::work_dir()
+        .join("kernels")
+        .join(format!("{REV}-{}", xtask::build::key(&pin, &rev)));
+    (dir.join("bzImage"), dir.join("bzImage.sha256"))
+}
+
+#[test]
+#[ignore = "boots real kernels: run by cargo xtask ci"]
+fn tampered_image_is_rebuilt_and_sigint_during_the_build_leaves_no_make() {
+    let _serial = serial();
+    let scratch = Scratch::new();
+    let args = ["test-matrix", "-r", REV, "-t", "q35"];
+    let (image, sum) = cached_image();
+    if !image.is_file() {
+        let (code, output) = scratch.run(&args, &[]);
+        assert_eq!(code, 0, "building {REV} first: {output}");
+    }
+    let good = std::fs::read_to_string(&sum).unwrap();
+    assert_eq!(xtask::sha256_file(&image).unwrap(), good.trim());
+
+    // One byte appended: the checksum no longer matches.
+    let mut bytes = std::fs::read(&image).unwrap();
+    bytes.push(0);
+    std::fs::write(&image, &bytes).unwrap();
+
+    // Interrupted while make runs: make's whole group goes, nothing is left.
+    let child = scratch.spawn(&args, &[]);
+    let pid = child.id();
+    let ours = |p: &Process| {
+        p.environ
+            .contains(&format!("GSI_FAULT_MARKER={}", scratch.marker))
+    };
+    assert!(
+        wait_for(Duration::from_secs(300), || processes()
+            .iter()
+            .any(|p| p.comm == "make" && ours(p))),
+        "no make started for the tampered image"
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    signal(pid, "-INT");
+    let (code, output) = finish(child);
+    assert_eq!(code, 130, "{output}");
+    assert!(
+        output.contains("recorded") && output.contains("rebuilding it"),
+        "{output}"
+    );
+    scratch.assert_no_leftovers();
+    assert_ne!(
+        xtask::sha256_file(&image).unwrap(),
+        good.trim(),
+        "an interrupted build must not touch the cache"
+    );
+
+    // The next run rebuilds (incrementally) an intact image and boots it.
+    let (code, output) = scratch.run(&args, &[]);
+    assert_eq!(code, 0, "{output}");
+    assert!(
+        output.contains("rebuilding it") && output.contains(&format!("build {REV}: built")),
+        "{output}"
+    );
+    let now = std::fs::read_to_string(&sum).unwrap();
+    assert_eq!(xtask::sha256_file(&image).unwrap(), now.trim());
+    println!(
+        "rebuilt image {} the one before the tampering",
+        if now == good {
+            "is identical to"
+        } else {
+            "differs from"
+        }
+    );
+}
+
+#[test]
+#[ignore = "boots real kernels: run by cargo xtask ci"]
+fn two_runs_missing_the_same_kernel_build_it_once() {
+    let _serial = serial();
+    let scratch = Scratch::new();
+    let args = ["test-matrix", "-r", REV, "-t", "q35"];
+    let (image, sum) = cached_image();
+    if !image.is_file() {
+        let (code, output) = scratch.run(&args, &[]);
+        assert_eq!(code, 0, "building {REV} first: {output}");
+    }
+    let mut bytes = std::fs::read(&image).unwrap();
+    bytes.push(0);
+    std::fs::write(&image, &bytes).unwrap();
+    // Both see a bad image; the second waits for the first's build and
+    // then takes its image instead of running make again.
+    let children: Vec<Child> = (0..2).map(|_| scratch.spawn(&args, &[])).collect();
+    let outputs: Vec<String> = children
+        .into_iter()
+        .map(|child| {
+            let (code, output) = finish(child);
+            assert_eq!(code, 0, "{output}");
+            output
+        })
+        .collect();
+    let builds = outputs
+        .iter()
+        .filter(|o| o.contains(&format!("build {REV}: started")))
+        .count();
+    assert_eq!(builds, 1, "{outputs:#?}");
+    let sum = std::fs::read_to_string(&sum).unwrap();
+    assert_eq!(xtask::sha256_file(&image).unwrap(), sum.trim());
+    scratch.assert_no_leftovers();
+}
+
+#[test]
+#[ignore = "boots real kernels: run by cargo xtask ci"]
+fn two_runs_at_once_both_pass_with_whole_logs() {
+    let _serial = serial();
+    let scratch = Scratch::new();
+    let reports = [scratch.path().join("a.json"), scratch.path().join("b.json")];
+    let children: Vec<Child> = reports
+        .iter()
+        .map(|json| {
+            let json = json.display().to_string();
+            scratch.spawn(
+                &["test-matrix", "-r", REV, "-t", "q35", "--json", &json],
+                &[],
+            )
+        })
+        .collect();
+    for child in children {
+        let (code, output) = finish(child);
+        assert_eq!(code, 0, "{output}");
+    }
+    let runs: Vec<Run> = reports
+        .iter()
+        .map(|json| run_of(&Report::read_json(json).unwrap(), "q35").clone())
+        .collect();
+    // Each run has its own log, holding exactly its own boot: one QEMU
+    // command, one whole console, and the end line with its boot time.
+    assert_ne!(runs[0].log, runs[1].log);
+    for run in &runs {
+        assert_eq!(run.verdict, Verdict::Passed, "{run:#?}");
+        let log = std::fs::read_to_string(log_of(run)).unwrap();
+        assert!(!log.contains('\0'));
+        assert!(log.starts_with("$ qemu-system-x86_64 "), "{log}");
+        assert_eq!(log.matches("$ qemu-system-x86_64 ").count(), 1, "{log}");
+        let console = xtask::console::Console::parse(&log);
+        assert!(console.ended && console.done, "{log}");
+        assert_eq!(console.trials.len(), run.trials.len());
+        assert_eq!(
+            log.lines().last().unwrap(),
+            format!(
+                "[gsi-workbench] guest done after {:.2} s: QEMU stopped",
+                run.boot_s
+            )
+        );
+    }
+    // The shared report was written whole by one of them.
+    Report::read_json(&xtask::work_dir().join("last-run.json")).unwrap();
+    scratch.assert_no_leftovers();
+}
+
+#[test]
+#[ignore = "boots real kernels: run by cargo xtask ci"]
+fn a_hang_that_passes_on_the_retry_is_flaky() {
+    // A stand-in QEMU on PATH: the first boot hangs, the second passes.
+    // Deterministic, unlike a real TCG hang.
+    let _serial = serial();
+    let scratch = Scratch::new();
+    scratch.topology("fault-flaky", "timeout_s = 3");
+    let bin = scratch.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let count = scratch.path().join("boots");
+    let fake = bin.join("qemu-system-x86_64");
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\n\
+             n=$(cat {count} 2>/dev/null || echo 0)\n\
+             echo $((n + 1)) > {count}\n\
+             echo '[    0.000000] Linux version 6.12.117 (stand-in QEMU)'\n\
+             if [ \"$n\" = 0 ]; then exec sleep 600; fi\n\
+             echo '@@GSI-BEGIN v1 trials=1'\n\
+             echo '@@GSI-TRIAL passed rng-s03::gsi-bound'\n\
+             echo '@@GSI-END passed=1 failed=0 ignored=0'\n\
+             echo '@@GSI-DONE 0'\n\
+             exec sleep 600\n",
+            count = count.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = std::env::join_paths(std::iter::once(bin.clone()).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
+    .unwrap();
+    let json = scratch.json().display().to_string();
+    let (code, output) = scratch.run(
+        &[
+            "test-matrix",
+            "-r",
+            REV,
+            "-t",
+            "fault-flaky",
+            "--json",
+            &json,
+        ],
+        &[("PATH", path.as_os_str()), ("GSI_ACCEL", "tcg".as_ref())],
+    );
+    assert_eq!(code, 0, "flaky counts as success\n{output}");
+    assert_eq!(std::fs::read_to_string(&count).unwrap().trim(), "2");
+    let report = scratch.report();
+    let run = run_of(&report, "fault-flaky");
+    assert_eq!(run.verdict, Verdict::Flaky, "{run:#?}");
+    assert!(
+        run.detail.contains("first attempt timed out"),
+        "{}",
+        run.detail
+    );
+    let first = log_of(run).with_extension("attempt1.log");
+    assert!(std::fs::read_to_string(first)
+        .unwrap()
+        .contains("no end after 3s: QEMU killed"));
+    scratch.assert_no_leftovers();
+}
+
+#[test]
+#[ignore = "boots real kernels: run by cargo xtask ci"]
+fn a_patch_that_does_not_apply_is_named_and_leaves_no_tree() {
+    let _serial = serial();
+    let scratch = Scratch::new();
+    let patches = scratch.path().join("patches");
+    let rev = patches.join("fault-broken");
+    std::fs::create_dir_all(&rev).unwrap();
+    let header = |n: u8, subject: &str| {
+        format!(
+            "From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001\n\
+             From: Fault Test <fault@invalid>\n\
+             Date: Mon, 1 Jan 2024 00:00:00 +0000\n\
+             Subject: [PATCH {n}/2] {subject}\n\n---\n"
+        )
+    };
+    std::fs::write(
+        rev.join("0001-add-a-file.patch"),
+        header(1, "add a file")
+            + "diff --git a/Documentation/gsi-fault-test.txt b/Documentation/gsi-fault-test.txt\n\
+               new file mode 100644\n\
+               --- /dev/null\n\
+               +++ b/Documentation/gsi-fault-test.txt\n\
+               @@ -0,0 +1 @@\n\
+               +this one applies anywhere\n\
+               -- \n2.39.0\n\n",
+    )
+    .unwrap();
+    std::fs::write(
+        rev.join("0002-change-what-is-not-there.patch"),
+        header(2, "change what is not there")
+            + "diff --git a/drivers/pci/pci-sysfs.c b/drivers/pci/pci-sysfs.c\n\
+               --- a/drivers/pci/pci-sysfs.c\n\
+               +++ b/drivers/pci/pci-sysfs.c\n\
+               @@ -1,3 +1,3 @@\n \
+               this line is not in the file\n\
+               -neither is this one\n\
+               +so the patch cannot apply\n \
+               nor this one\n\
+               -- \n2.39.0\n\n",
+    )
+    .unwrap();
+    std::fs::write(
+        rev.join("series"),
+        "0001-add-a-file.patch\n0002-change-what-is-not-there.patch\n",
+    )
+    .unwrap();
+    let json = scratch.json().display().to_string();
+    let (code, output) = scratch.run(
+        &[
+            "test-matrix",
+            "-r",
+            "fault-broken",
+            "-t",
+            "q35",
+            "--json",
+            &json,
+        ],
+        &[("GSI_PATCHES_DIR", patches.as_os_str())],
+    );
+    assert_eq!(code, 1, "{output}");
+    let report = scratch.report();
+    let run = run_of(&report, "q35");
+    assert_eq!(run.verdict, Verdict::BuildFailed, "{run:#?}");
+    for want in [
+        "revision fault-broken",
+        "0002-change-what-is-not-there.patch does not apply",
+        "drivers/pci/pci-sysfs.c",
+        "nothing was left half-applied",
+    ] {
+        assert!(run.detail.contains(want), "{want:?} not in {}", run.detail);
+    }
+    assert!(!run.detail.contains("0001-add-a-file.patch does not"));
+
+    // No tree, no stamp, no worktree, and the base files untouched.
+    let silent = xtask::progress::Reporter::silent();
+    let pin = xtask::pin::resolve(&scratch.configs.join("kernel.toml"), &silent).unwrap();
+    let trees = xtask::work_dir().join("trees").join(&pin.key);
+    assert!(!trees.join("fault-broken").exists());
+    assert!(!trees.join("fault-broken.applied.toml").exists());
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(&pin.repo)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    assert!(!git(&["worktree", "list"]).contains("fault-broken"));
+    let status = git(&[
+        "status",
+        "--porcelain",
+        "--",
+        "drivers/pci/pci-sysfs.c",
+        "Documentation/gsi-fault-test.txt",
+    ]);
+    assert!(status.is_empty(), "the base tree changed: {status}");
+    assert_eq!(git(&["rev-parse", "HEAD"]).trim(), pin.base);
+    scratch.assert_no_leftovers();
+}
+
+/// The shipped pin's .deb: (package file name, sha256, path in target/gsi).
+fn shipped_deb() -> (String, String, PathBuf) {
+    let toml =
+        xtask::pin::KernelToml::load(&xtask::project_root().join("configs/kernel.toml")).unwrap();
+    let xtask::pin::Source::Debian {
+        package,
+        version,
+        sha256,
+    } = toml.source
+    else {
+        panic!("the shipped pin is not a Debian package");
+    };
+    let name = format!("{package}_{}.deb", version.replace(':', "%3a"));
+    let path = xtask::work_dir().join("downloads").join(&name);
+    (name, sha256, path)
+}
+
+/// A tmpfs mounted for the length of a test.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(at).unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Tmpfs(at.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if entry.file_type().unwrap().is_dir() {
+            found.push(entry.path());
+            found.extend(files_under(&entry.path()));
+        } else {
+            found.push(entry.path());
+        }
+    }
+    found
+}
+
+#[test]
+#[ignore = "downloads the pinned .deb (network): run by cargo xtask ci"]
+fn truncated_download_is_replaced_and_a_full_disk_leaves_no_tree() {
+    let _serial = serial();
+    let scratch = Scratch::new();
+    let work = scratch.path().join("work");
+    let (name, sha256, shipped) = shipped_deb();
+    // Half a download under the right name.
+    let deb = work.join("downloads").join(&name);
+    std::fs::create_dir_all(deb.parent().unwrap()).unwrap();
+    let bytes = std::fs::read(&shipped)
+        .unwrap_or_else(|_| panic!("{} is missing: run e2e first", shipped.display()));
+    std::fs::write(&deb, &bytes[..bytes.len() / 2]).unwrap();
+    drop(bytes);
+    // The pin unpacks into 50 MB: the kernel tree needs 1.5 GB.
+    let Some(tmpfs) = Tmpfs::mount(&work.join("pin"), "50m") else {
+        println!("SKIPPED: cannot mount a tmpfs (not root?): the full-disk case is untested");
+        return;
+    };
+    let (code, output) = scratch.run(&["kernel", "fetch"], &[("GSI_WORK_DIR", work.as_os_str())]);
+    assert_eq!(code, 1, "{output}");
+    for want in [
+        "expected ",
+        ": downloading it again",
+        "unpacking the kernel tarball",
+        "is the disk full?",
+        "No space left on device",
+    ] {
+        assert!(output.contains(want), "{want:?} not in:\n{output}");
+    }
+    assert_eq!(xtask::sha256_file(&deb).unwrap(), sha256, "not replaced");
+    let downloads = files_under(&work.join("downloads"));
+    assert_eq!(downloads, vec![deb.clone()], "a scratch download was left");
+    // Nothing of the tree is left: only the lock file and an empty pin dir.
+    let left: Vec<PathBuf> = files_under(&tmpfs.0)
+        .into_iter()
+        .filter(|p| !matches!(p.extension(), Some(e) if e == "lock"))
+        .collect();
+    let empty_dirs = left.iter().all(|p| p.is_dir());
+    assert!(empty_dirs && left.len() <= 1, "left behind: {left:#?}");
+    scratch.assert_no_leftovers();
+}
+
+#[test]
+#[ignore = "downloads the pinned .deb (network): run by cargo xtask ci"]
+fn a_pin_with_the_wrong_sha256_is_refused_and_nothing_unpacked() {
+    let _serial = serial();
+    let scratch = Scratch::new();
+    let work = scratch.path().join("work");
+    let (name, sha256, shipped) = shipped_deb();
+    std::fs::create_dir_all(work.join("downloads")).unwrap();
+    std::fs::hard_link(&shipped, work.join("downloads").join(&name))
+        .or_else(|_| std::fs::copy(&shipped, work.join("downloads").join(&name)).map(|_| ()))
+        .unwrap();
+    let wrong = "0".repeat(64);
+    let toml_path = scratch.configs.join("kernel.toml");
+    let toml = std::fs::read_to_string(&toml_path).unwrap();
+    std::fs::write(&toml_path, toml.replace(&sha256, &wrong)).unwrap();
+    let (code, output) = scratch.run(&["kernel", "fetch"], &[("GSI_WORK_DIR", work.as_os_str())]);
+    assert_eq!(code, 1, "{output}");
+    assert!(
+        output.contains(&format!(
+            "the downloaded .deb has sha256 {sha256}, but configs/kernel.toml pins {wrong}"
+        )),
+        "{output}"
+    );
+    let pin = work.join("pin").join(format!("debian-{}", &wrong[..16]));
+    assert!(!pin.join("src").exists() && !pin.join("pin.toml").exists());
+    let unpacked: Vec<PathBuf> = files_under(&pin);
+    assert!(unpacked.is_empty(), "unpacked anyway: {unpacked:#?}");
+    assert!(
+        files_under(&work.join("downloads")).is_empty(),
+        "a .deb that does not match the pin was kept"
+    );
+    scratch.assert_no_leftovers();
+}
+
+#[test]
+#[ignore = "unpacks the pinned .deb: run by cargo xtask ci"]
+fn sigterm_during_the_unpack_stops_tar_and_leaves_no_pin() {
+    let _serial = serial();
+    let scratch = Scratch::new();
+    let work = scratch.path().join("work");
+    let (name, sha256, shipped) = shipped_deb();
+    let deb = work.join("downloads").join(&name);
+    std::fs::create_dir_all(deb.parent().unwrap()).unwrap();
+    std::fs::hard_link(&shipped, &deb)
+        .or_else(|_| std::fs::copy(&shipped, &deb).map(|_| ()))
+        .unwrap();
+    let child = scratch.spawn(&["kernel", "fetch"], &[("GSI_WORK_DIR", work.as_os_str())]);
+    let pid = child.id();
+    let marker = format!("GSI_FAULT_MARKER={}", scratch.marker);
+    assert!(
+        wait_for(Duration::from_secs(120), || processes()
+            .iter()
+            .any(|p| p.comm == "tar" && p.environ.contains(&marker))),
+        "tar never started"
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    signal(pid, "-TERM");
+    let (code, output) = finish(child);
+    assert_eq!(code, 130, "{output}");
+    scratch.assert_no_leftovers();
+    // No pin: the stamp is written last, so the next run starts over.
+    let pin = work.join("pin").join(format!("debian-{}", &sha256[..16]));
+    assert!(!pin.join("src").exists() && !pin.join("pin.toml").exists());
+}
