@@ -166,7 +166,7 @@ fn build_uncached(
 
 /// `make <base>`, fragments, `olddefconfig`, then the survival check; skipped
 /// when the O= dir already holds this exact config.
-fn configure(
+pub(crate) fn configure(
     pin: &Pin,
     tree: &Path,
     out: &Path,
@@ -236,7 +236,7 @@ pub fn dropped_symbols(fragment: &str, config: &str) -> Vec<String> {
 
 /// Runs make in `tree` with `O=out`, streaming output to the log and to
 /// progress; on failure the error quotes the last lines.
-fn make(
+pub(crate) fn make(
     tree: &Path,
     out: &Path,
     args: &[&str],

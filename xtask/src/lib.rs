@@ -10,6 +10,7 @@
 pub mod boot;
 pub mod boot_cmd;
 pub mod build;
+pub mod check_series;
 pub mod children;
 pub mod ci;
 pub mod config;

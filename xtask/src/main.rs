@@ -1,7 +1,7 @@
 //! Command line of the workbench: parse and dispatch, nothing else.
 
 use clap::{Parser, Subcommand};
-use xtask::{boot_cmd, ci, kernel, mutants, report_cmd, test_matrix};
+use xtask::{boot_cmd, check_series, ci, kernel, mutants, report_cmd, test_matrix};
 
 /// gsi-workbench: apply each revision of the PCI/sysfs gsi series to a
 /// pinned kernel, build it, boot it under QEMU on many ACPI/IOAPIC
@@ -29,6 +29,10 @@ enum Command {
     Boot(boot_cmd::Args),
     /// Run the matrix on every mutant and say which topology killed it.
     Mutants(mutants::Args),
+    /// Pre-submission checks of a revision: git am, build at every patch,
+    /// checkpatch, subjects, sign-offs, changelog, range-diff, ABI docs,
+    /// build-only configs, get_maintainer.
+    CheckSeries(check_series::Args),
     /// What CI runs: fmt, clippy, unit tests, then real end-to-end boots.
     Ci(ci::Args),
     /// Re-render a JSON report (JUnit, Markdown, table) or merge CI shards.
@@ -43,6 +47,7 @@ fn main() {
         Command::TestMatrix(args) => test_matrix::run(args),
         Command::Kernel(command) => kernel::run(command),
         Command::Boot(args) => boot_cmd::run(args),
+        Command::CheckSeries(args) => check_series::run(args),
         Command::Ci(args) => ci::run(args),
         Command::Mutants(args) => mutants::run(args),
         Command::Report(command) => report_cmd::run(command),
