@@ -96,6 +96,8 @@ fn every_trial_prints_one_line_and_end_counts_them() {
         lines,
         [
             "@@GSI-BEGIN v1 trials=6".to_owned(),
+            // The differential dump: every other readable file of the device.
+            "@@GSI-SYSFS 0000:00:03.0 irq 23".to_owned(),
             format!("@@GSI-TRIAL passed rng::driver {sys}/bus/pci/devices/0000:00:03.0/driver -> virtio-pci"),
             format!(
                 "@@GSI-TRIAL failed rng::gsi-bound {sys}/bus/pci/devices/0000:00:03.0/gsi = 0 at boot, \
