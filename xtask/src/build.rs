@@ -77,14 +77,15 @@ pub fn build(pin: &Pin, rev: &Revision, jobs: usize, reporter: &Reporter) -> Res
         .join("logs")
         .join(format!("build-{}.log", rev.slug()));
     let cached = |warn| cached_image_is_intact(&bzimage, reporter, warn);
+    let hit = || Build {
+        revision: rev.name.clone(),
+        key: key.clone(),
+        bzimage: bzimage.clone(),
+        log: log.clone(),
+        cached: true,
+    };
     if cached(true) {
-        return Ok(Build {
-            revision: rev.name.clone(),
-            key,
-            bzimage,
-            log,
-            cached: true,
-        });
+        return Ok(hit());
     }
     // Two runs that miss the cache at once: the second waits here and
     // then finds the first one's image instead of building it again.
@@ -92,13 +93,7 @@ pub fn build(pin: &Pin, rev: &Revision, jobs: usize, reporter: &Reporter) -> Res
     let _lock =
         crate::lock::Lock::acquire(&trees.join(format!("{}.build.lock", rev.slug())), reporter)?;
     if cached(false) {
-        return Ok(Build {
-            revision: rev.name.clone(),
-            key,
-            bzimage,
-            log,
-            cached: true,
-        });
+        return Ok(hit());
     }
     let started = Instant::now();
     reporter.send(Event::BuildStart {
