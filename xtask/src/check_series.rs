@@ -640,24 +640,8 @@ fn check_checkpatch(pin: &Pin, mails: &[Mail]) -> Result<Outcome> {
         ));
         for finding in &findings {
             let owned = SIGN_OFF_TYPES.contains(&finding.kind.as_str());
-            if owned {
-                deferred += 1;
-            } else {
-                problems.push(format!(
-                    "{}: {}:{} {}{}",
-                    mail.file,
-                    finding.level,
-                    finding.kind,
-                    finding.message,
-                    finding
-                        .location
-                        .as_ref()
-                        .map(|l| format!(" ({l})"))
-                        .unwrap_or_default()
-                ));
-            }
-            evidence.push(format!(
-                "  {}:{} {}{}{}",
+            let shown = format!(
+                "{}:{} {}{}",
                 finding.level,
                 finding.kind,
                 finding.message,
@@ -665,7 +649,15 @@ fn check_checkpatch(pin: &Pin, mails: &[Mail]) -> Result<Outcome> {
                     .location
                     .as_ref()
                     .map(|l| format!(" ({l})"))
-                    .unwrap_or_default(),
+                    .unwrap_or_default()
+            );
+            if owned {
+                deferred += 1;
+            } else {
+                problems.push(format!("{}: {shown}", mail.file));
+            }
+            evidence.push(format!(
+                "  {shown}{}",
                 if owned { " [judged by signed-off]" } else { "" }
             ));
         }
