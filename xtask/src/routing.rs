@@ -86,6 +86,20 @@ pub enum RootBus {
 }
 
 /// The pin seen on the parent bus of a device at `slot` asserting `pin`
+/// The PIIX-style `_PRT` (pc's root bus and every expander bus): link
+/// LNK[A + (slot + pin) % 4 - 1] at the IRQ SeaBIOS programmed for it.
+fn link_route(chipset: &str, path: &str, at: &str, root_slot: u8, root_pin: u8) -> Route {
+    let link = (root_slot + root_pin + 2) % 4;
+    Route {
+        gsi: Some(seabios_irq(link)),
+        why: format!(
+            "{chipset} {path}{at} -> LNK{} (SeaBIOS IRQ {})",
+            (b'A' + link) as char,
+            seabios_irq(link)
+        ),
+    }
+}
+
 /// (1..=4): the bridge swizzle.
 pub fn swizzle(slot: u8, pin: u8) -> u8 {
     ((pin - 1 + slot) % 4) + 1
@@ -188,15 +202,7 @@ pub fn route(shape: &Shape, root: RootBus, via: &[u8], slot: u8, pin: u8) -> Opt
     match (shape.machine, root) {
         (Machine::Pc | Machine::Q35, RootBus::Expander) => {
             // build_prt(false): LNK[A + (slot + pin) % 4 - 1], no LNKS.
-            let link = (root_slot + root_pin + 2) % 4;
-            Some(Route {
-                gsi: Some(seabios_irq(link)),
-                why: format!(
-                    "expander {path}{at} -> LNK{} (SeaBIOS IRQ {})",
-                    (b'A' + link) as char,
-                    seabios_irq(link)
-                ),
-            })
+            Some(link_route("expander", &path, &at, root_slot, root_pin))
         }
         (Machine::Q35, RootBus::Main) => {
             // ICH9 (QEMU's DSDT and D<N>IR defaults): slots 0x00-0x18
@@ -249,15 +255,7 @@ pub fn route(shape: &Shape, root: RootBus, via: &[u8], slot: u8, pin: u8) -> Opt
                     }
                 });
             }
-            let link = (root_slot + root_pin + 2) % 4;
-            Some(Route {
-                gsi: Some(seabios_irq(link)),
-                why: format!(
-                    "PIIX {path}{at} -> LNK{} (SeaBIOS IRQ {})",
-                    (b'A' + link) as char,
-                    seabios_irq(link)
-                ),
-            })
+            Some(link_route("PIIX", &path, &at, root_slot, root_pin))
         }
         (Machine::Microvm, RootBus::Main) if shape.option("pcie") == Some("on") => {
             // GPEX: link GSI(slot + pin) % 4, each with one fixed interrupt
