@@ -85,7 +85,6 @@ pub enum RootBus {
     Expander,
 }
 
-/// The pin seen on the parent bus of a device at `slot` asserting `pin`
 /// The PIIX-style `_PRT` (pc's root bus and every expander bus): link
 /// LNK[A + (slot + pin) % 4 - 1] at the IRQ SeaBIOS programmed for it.
 fn link_route(chipset: &str, path: &str, at: &str, root_slot: u8, root_pin: u8) -> Route {
@@ -100,6 +99,7 @@ fn link_route(chipset: &str, path: &str, at: &str, root_slot: u8, root_pin: u8) 
     }
 }
 
+/// The pin seen on the parent bus of a device at `slot` asserting `pin`
 /// (1..=4): the bridge swizzle.
 pub fn swizzle(slot: u8, pin: u8) -> u8 {
     ((pin - 1 + slot) % 4) + 1
