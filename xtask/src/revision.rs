@@ -171,7 +171,7 @@ pub fn prepare(pin: &Pin, rev: &Revision, reporter: &Reporter) -> Result<Tree> {
         rev.patches.len(),
         &pin.base[..12]
     ));
-    link_worktree(pin, &dir)?;
+    link_worktree(&pin.repo, &pin.base, &dir)?;
     for entry in std::fs::read_dir(&keep)?.flatten() {
         std::fs::rename(entry.path(), dir.join(entry.file_name()))?;
     }
@@ -216,11 +216,9 @@ fn remove_worktree(pin: &Pin, dir: &Path) -> Result<()> {
 
 /// A git worktree at the base commit whose files are hard links to the
 /// base tree's, with the base's index (the stat data matches, since the
-/// inodes are the same).
-fn link_worktree(pin: &Pin, dir: &Path) -> Result<()> {
+/// inodes are the same; all but the ctime: see [`ignore_ctime`]).
+fn link_worktree(repo: &Path, base: &str, dir: &Path) -> Result<()> {
     let sh = xshell::Shell::new()?;
-    let repo = &pin.repo;
-    let base = &pin.base;
     xshell::cmd!(
         sh,
         "git -C {repo} worktree add -q --detach --no-checkout {dir} {base}"
@@ -254,11 +252,29 @@ fn link_worktree(pin: &Pin, dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Tells git in a linked tree to leave the ctime out of its stat check.
+///
+/// Every hard link made to a base file (another revision's tree being
+/// linked, at any moment) sets that inode's ctime, in every tree sharing
+/// it. `git apply --index` trusts stat data alone, so a link made between
+/// `git am`'s index refresh and its apply failed the patch with "does not
+/// match index" (seen in CI, with check-series tests linking trees side by
+/// side). Linking changes no mtime, size or inode number, which git still
+/// compares.
+fn ignore_ctime(sh: &xshell::Shell) -> Vec<xshell::PushEnv<'_>> {
+    vec![
+        sh.push_env("GIT_CONFIG_COUNT", "1"),
+        sh.push_env("GIT_CONFIG_KEY_0", "core.trustctime"),
+        sh.push_env("GIT_CONFIG_VALUE_0", "false"),
+    ]
+}
+
 /// Runs `git am` for every patch; on failure names the patch and the file,
 /// aborts the am and leaves the caller to remove the tree.
 fn apply(dir: &Path, rev: &Revision, base: &str) -> Result<Vec<String>> {
     let sh = xshell::Shell::new()?;
     let _env = crate::pin::git_identity(&sh);
+    let _ctime = ignore_ctime(&sh);
     let _dir = sh.push_dir(dir);
     for patch in &rev.patches {
         let output = xshell::cmd!(sh, "git am --keep-cr {patch}")
@@ -333,6 +349,51 @@ mod tests {
     fn unknown_revision_lists_the_known_ones() {
         let err = load(&series_dir(), "v99").unwrap_err().to_string();
         assert!(err.contains("v99") && err.contains("baseline"), "{err}");
+    }
+
+    /// A linked tree whose base inode gets one more link (so a new ctime)
+    /// after the index was written: plain `git apply --index` refuses the
+    /// patch, as `git am` did in CI when the link landed inside its
+    /// window; with [`ignore_ctime`] it applies.
+    #[test]
+    fn linked_tree_applies_after_another_link_changes_the_ctime() {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = tmp.path().join("repo");
+        let sh = xshell::Shell::new().unwrap();
+        let _id = crate::pin::git_identity(&sh);
+        std::fs::create_dir(&repo).unwrap();
+        std::fs::write(repo.join("f.c"), "int a;\n").unwrap();
+        let git = |args: &[&str], dir: &Path| {
+            xshell::cmd!(sh, "git -C {dir} {args...}")
+                .quiet()
+                .ignore_stdout()
+                .ignore_stderr()
+                .run()
+        };
+        git(&["init", "-q"], &repo).unwrap();
+        git(&["add", "f.c"], &repo).unwrap();
+        git(&["commit", "-q", "-m", "base"], &repo).unwrap();
+        let base = xshell::cmd!(sh, "git -C {repo} rev-parse HEAD")
+            .read()
+            .unwrap();
+        let tree = tmp.path().join("tree");
+        link_worktree(&repo, &base, &tree).unwrap();
+        let patch = tmp.path().join("p.diff");
+        std::fs::write(
+            &patch,
+            "--- a/f.c\n+++ b/f.c\n@@ -1 +1 @@\n-int a;\n+int b;\n",
+        )
+        .unwrap();
+        // git compares whole seconds of ctime unless built with USE_NSEC.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        std::fs::hard_link(repo.join("f.c"), tmp.path().join("another-tree-f.c")).unwrap();
+        let check = ["apply", "--index", "--check", patch.to_str().unwrap()];
+        assert!(
+            git(&check, &tree).is_err(),
+            "the ctime is what git trips on"
+        );
+        let _ctime = ignore_ctime(&sh);
+        git(&check, &tree).unwrap();
     }
 
     #[test]
