@@ -613,13 +613,15 @@ fn check_checkpatch(pin: &Pin, mails: &[Mail]) -> Result<Outcome> {
     let (mut errors, mut warnings, mut checks, mut deferred) = (0, 0, 0, 0);
     for mail in mails {
         let path = &mail.path;
-        let output = xshell::cmd!(
-            sh,
-            "perl scripts/checkpatch.pl --strict --show-types --color=never {path}"
+        // Seconds per patch: in a group of its own, like every child that
+        // can outlast a moment, so a SIGTERM to the harness stops it too.
+        let output = crate::children::output(
+            xshell::cmd!(
+                sh,
+                "perl scripts/checkpatch.pl --strict --show-types --color=never {path}"
+            )
+            .into(),
         )
-        .quiet()
-        .ignore_status()
-        .output()
         .context("running perl scripts/checkpatch.pl (is perl installed?)")?;
         let text = String::from_utf8_lossy(&output.stdout);
         let (findings, totals) = mail::parse_checkpatch(&text);
@@ -720,13 +722,13 @@ fn check_get_maintainer(pin: &Pin, mails: &[Mail]) -> Result<Outcome> {
     let sh = xshell::Shell::new()?;
     let _dir = sh.push_dir(&pin.repo);
     let paths: Vec<&Path> = mails.iter().map(|m| m.path.as_path()).collect();
-    let output = xshell::cmd!(
-        sh,
-        "perl scripts/get_maintainer.pl --nogit --nogit-fallback {paths...}"
-    )
-    .quiet()
-    .ignore_status()
-    .output()?;
+    let output = crate::children::output(
+        xshell::cmd!(
+            sh,
+            "perl scripts/get_maintainer.pl --nogit --nogit-fallback {paths...}"
+        )
+        .into(),
+    )?;
     let text = String::from_utf8_lossy(&output.stdout).to_string();
     if !output.status.success() || text.trim().is_empty() {
         return Ok(Outcome::fail(
@@ -789,10 +791,9 @@ fn check_range_diff(
     let new = format!("{}..{}", pin.base, head.trim());
     let sh = xshell::Shell::new()?;
     let dir = &tree.dir;
-    let output = xshell::cmd!(sh, "git -C {dir} range-diff --no-color {old} {new}")
-        .quiet()
-        .ignore_status()
-        .output()?;
+    let output = crate::children::output(
+        xshell::cmd!(sh, "git -C {dir} range-diff --no-color {old} {new}").into(),
+    )?;
     if !output.status.success() {
         return Ok(Outcome::fail(
             format!("git range-diff {previous}..{} failed", rev.name),

@@ -1,8 +1,17 @@
-//! Child processes (make, QEMU) and what happens to them on Ctrl-C or
-//! SIGTERM: every long-lived child runs in its own process group and is
-//! registered here; the signal handler stops every registered group, says
-//! what was stopped, and exits with 130. Caches stay consistent because
-//! every cache entry is written to a temporary path and renamed.
+//! Child processes and what happens to them on Ctrl-C or SIGTERM: every
+//! child that can outlast a moment (make, QEMU, tar, git writing the pin's
+//! base commit or applying a series, the guest's cargo build) runs in its
+//! own process group and is registered here; the signal handler stops
+//! every registered group, says what was stopped, and exits with 130.
+//! A child left in our own group would not see a SIGTERM sent to the
+//! harness alone and would go on writing into a directory the next run
+//! deletes or re-creates. Caches stay consistent because every cache
+//! entry is written to a temporary path and renamed, and each is trusted
+//! only through a stamp written last.
+//!
+//! [`output`], [`read`] and [`run_expression`] run a std, xshell or duct
+//! command this way; [`own_group`] and [`Registered`] are the parts, for
+//! callers that stream a child's output as it runs.
 
 use std::collections::BTreeSet;
 use std::sync::{Mutex, Once};
@@ -136,12 +145,73 @@ pub fn install_handler() {
         let _ = ctrlc::set_handler(|| {
             let n = kill_all();
             eprintln!(
-                "\ninterrupted: stopped {n} child process group(s) (make, qemu); finished kernels \
-                 and logs are kept under target/gsi, unfinished work is redone on the next run"
+                "\ninterrupted: stopped {n} child process group(s) (make, qemu, git, tar, cargo); \
+                 finished kernels and logs are kept under target/gsi, unfinished work is redone \
+                 on the next run"
             );
             std::process::exit(130);
         });
     });
+}
+
+/// Runs `command` to its end in a process group of its own, registered
+/// while it runs. Its stdin is null (a child outside the terminal's
+/// foreground group must not read it); stdout and stderr are captured.
+/// A child that ends because of Ctrl-C does not return here: the thread
+/// waits for the handler to end the process, so an interrupted step never
+/// looks like a failed one (and never triggers a failure's clean-up).
+pub fn output(mut command: std::process::Command) -> std::io::Result<std::process::Output> {
+    use std::os::unix::process::CommandExt;
+    use std::process::Stdio;
+    command
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = command.spawn()?;
+    let registered = Registered::new(vec![child.id()]);
+    let output = child.wait_with_output();
+    drop(registered);
+    park_if_interrupted();
+    output
+}
+
+/// An xshell command run by [`output`]: its stdout without the trailing
+/// newline (as xshell's `read`), or an error that names the command, its
+/// exit status and what it printed on stderr.
+pub fn read(cmd: xshell::Cmd<'_>) -> anyhow::Result<String> {
+    use anyhow::Context;
+    let shown = cmd.to_string();
+    let output = output(cmd.into()).with_context(|| format!("starting `{shown}`"))?;
+    if !output.status.success() {
+        anyhow::bail!(
+            "`{shown}` failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+    if text.ends_with('\n') {
+        text.pop();
+    }
+    Ok(text)
+}
+
+/// [`read`], for a command whose output is not wanted.
+pub fn run(cmd: xshell::Cmd<'_>) -> anyhow::Result<()> {
+    read(cmd).map(|_| ())
+}
+
+/// A duct expression run to its end like [`output`] (each process of a
+/// pipe in a group of its own); what it captures and whether a failed
+/// status is an error stay the expression's own settings.
+pub fn run_expression(expression: duct::Expression) -> std::io::Result<std::process::Output> {
+    let handle = own_group(expression).start()?;
+    let registered = Registered::new(handle.pids());
+    let output = handle.into_output();
+    drop(registered);
+    park_if_interrupted();
+    output
 }
 
 /// Registers the child behind a duct handle for as long as the guard lives.
@@ -177,6 +247,61 @@ mod tests {
             .process_group(0)
             .spawn()
             .unwrap()
+    }
+
+    #[test]
+    fn commands_run_in_a_group_of_their_own_and_are_registered_meanwhile() {
+        let sh = xshell::Shell::new().unwrap();
+        // The shell's pid, its process group and its stdin.
+        let script = "echo $$ $(cut -d' ' -f5 /proc/$$/stat) $(readlink /proc/$$/fd/0)";
+        let text = read(xshell::cmd!(sh, "sh -c {script}")).unwrap();
+        let words: Vec<&str> = text.split_whitespace().collect();
+        assert_eq!(words.len(), 3, "{text:?}");
+        assert_eq!(words[0], words[1], "pid and process group differ: {text:?}");
+        assert_eq!(words[2], "/dev/null", "{text:?}");
+        // SAFETY: getpgrp(2) has no preconditions.
+        assert_ne!(words[1].parse::<i32>().unwrap(), unsafe { libc::getpgrp() });
+
+        // Registered while it runs, and no longer afterwards.
+        let watched = std::thread::spawn(|| {
+            let sh = xshell::Shell::new().unwrap();
+            read(xshell::cmd!(sh, "sh -c 'echo $$; sleep 1'")).unwrap()
+        });
+        let mut seen = BTreeSet::new();
+        while !watched.is_finished() {
+            seen.extend(GROUPS.lock().unwrap().0.iter().copied());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let pid: i32 = watched.join().unwrap().trim().parse().unwrap();
+        assert!(
+            seen.contains(&pid),
+            "group {pid} was never registered: {seen:?}"
+        );
+        assert!(
+            !GROUPS.lock().unwrap().0.contains(&pid),
+            "group {pid} still registered"
+        );
+    }
+
+    #[test]
+    fn a_failing_command_is_named_with_its_status_and_stderr() {
+        let sh = xshell::Shell::new().unwrap();
+        let err = read(xshell::cmd!(
+            sh,
+            "sh -c 'echo out; echo broken >&2; exit 3'"
+        ))
+        .unwrap_err()
+        .to_string();
+        // The command, its status, and stderr alone (stdout is not quoted).
+        assert!(
+            err.starts_with("`sh -c ") && err.ends_with(" failed (exit status: 3): broken"),
+            "{err}"
+        );
+        let err = read(xshell::cmd!(sh, "gsi-no-such-program")).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("starting `gsi-no-such-program`"),
+            "{err:#}"
+        );
     }
 
     #[test]

@@ -56,11 +56,12 @@ pub fn run(args: Args) -> Result<()> {
     for (name, argv) in steps {
         println!("== ci: {name}: cargo {}", argv.join(" "));
         let started = Instant::now();
-        let status = duct::cmd(&cargo, &argv)
-            .dir(&root)
-            .unchecked()
-            .run()?
-            .status;
+        // In a group of its own, registered: a SIGTERM to `ci` alone
+        // stops the step's cargo, its tests and the harnesses they run.
+        let status = crate::children::run_expression(
+            duct::cmd(&cargo, &argv).dir(&root).stdin_null().unchecked(),
+        )?
+        .status;
         if !status.success() {
             bail!(
                 "ci step `{name}` failed ({status}); rerun it alone: cargo {}",

@@ -18,33 +18,47 @@ pub struct GuestBinaries {
     pub busybox: Option<Vec<u8>>,
 }
 
-/// Builds `gsi-init` and `gsi-suite` statically into `target/guest`
-/// (its own target dir, so the static RUSTFLAGS never invalidate the host
-/// build). Cargo makes the second call a no-op.
+/// Where the guest binaries are built: `target/guest` (its own target
+/// dir, so the static RUSTFLAGS never invalidate the host build), or
+/// `GSI_GUEST_TARGET_DIR` (tests that must make cargo work).
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("GSI_GUEST_TARGET_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => crate::project_root().join("target").join("guest"),
+    }
+}
+
+/// Builds `gsi-init` and `gsi-suite` statically into [`target_dir`].
+/// Cargo makes the second call a no-op, and it trusts no half-built
+/// output: a crate whose compile was stopped is compiled again.
 pub fn build_binaries(reporter: &Reporter, with_shell: bool) -> Result<GuestBinaries> {
     reporter.note("guest: building the static /init and suite");
     let root = crate::project_root();
-    let target_dir = root.join("target").join("guest");
+    let target_dir = target_dir();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let output = duct::cmd!(
-        cargo,
-        "build",
-        "--release",
-        "--quiet",
-        "--target",
-        TARGET,
-        "-p",
-        "gsi-init",
-        "-p",
-        "gsi-suite"
+    // In a group of its own, registered: a SIGTERM to the harness stops
+    // cargo and its rustc too (a cold build takes minutes).
+    let output = crate::children::run_expression(
+        duct::cmd!(
+            cargo,
+            "build",
+            "--release",
+            "--quiet",
+            "--target",
+            TARGET,
+            "-p",
+            "gsi-init",
+            "-p",
+            "gsi-suite"
+        )
+        .dir(&root)
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .env("RUSTFLAGS", "-C target-feature=+crt-static")
+        .stdin_null()
+        .stderr_to_stdout()
+        .stdout_capture()
+        .unchecked(),
     )
-    .dir(&root)
-    .env("CARGO_TARGET_DIR", &target_dir)
-    .env("RUSTFLAGS", "-C target-feature=+crt-static")
-    .stderr_to_stdout()
-    .stdout_capture()
-    .unchecked()
-    .run()
     .context("running cargo for the guest crates")?;
     if !output.status.success() {
         anyhow::bail!(

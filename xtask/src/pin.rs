@@ -274,9 +274,7 @@ fn read_config(kernel_toml: &Path, toml: &ConfigToml) -> Result<KernelConfig> {
 
 fn head_of(tree: &Path) -> Result<String> {
     let sh = xshell::Shell::new()?;
-    let head = xshell::cmd!(sh, "git -C {tree} rev-parse HEAD")
-        .quiet()
-        .read()
+    let head = crate::children::read(xshell::cmd!(sh, "git -C {tree} rev-parse HEAD"))
         .with_context(|| format!("{} is not a git tree with a HEAD commit", tree.display()))?;
     Ok(head.trim().to_string())
 }
@@ -337,25 +335,23 @@ fn unpack_debian(
     std::fs::create_dir_all(&unpacked)?;
     // Registered like make and QEMU: Ctrl-C stops the unpack too, instead
     // of leaving tar writing into a directory the next run deletes.
-    let handle = crate::children::own_group(
+    crate::children::run_expression(
         duct::cmd!("dpkg-deb", "--fsys-tarfile", &deb)
             .pipe(duct::cmd!("tar", "-xO", "--wildcards", "./usr/src/*.tar.*"))
-            .pipe(duct::cmd!("tar", "-xJ", "-C", &unpacked)),
+            .pipe(duct::cmd!("tar", "-xJ", "-C", &unpacked))
+            .stdout_null(),
     )
-    .stdout_null()
-    .start()
-    .context("starting dpkg-deb and tar (apt-get install dpkg tar xz-utils)")?;
-    let registered = crate::children::Registered::new(handle.pids());
-    let waited = handle.wait().map(|_| ());
-    drop(registered);
-    crate::children::park_if_interrupted();
-    waited.with_context(|| {
-        format!(
-            "unpacking the kernel tarball from {} into {} (is the disk full? `df -h {}`)",
+    .map_err(|err| {
+        let hint = if err.kind() == std::io::ErrorKind::NotFound {
+            "starting dpkg-deb and tar (apt-get install dpkg tar xz-utils)".to_string()
+        } else {
+            format!("is the disk full? `df -h {}`", unpacked.display())
+        };
+        anyhow::Error::new(err).context(format!(
+            "unpacking the kernel tarball from {} into {} ({hint})",
             deb.display(),
             unpacked.display(),
-            unpacked.display()
-        )
+        ))
     })?;
     let mut entries = std::fs::read_dir(&unpacked)?.collect::<std::io::Result<Vec<_>>>()?;
     if entries.len() != 1 {
@@ -370,25 +366,25 @@ fn unpack_debian(
     Ok(tree)
 }
 
+/// Makes `tree` a git repository with one commit. git runs in groups of
+/// their own (`git add` of the whole tree takes about 30 s): a SIGTERM to
+/// the harness stops them too, so no git is left writing objects into a
+/// scratch directory the next run deletes. The commit is trusted only
+/// once the stamp is written, after this returns.
 fn commit_tree(tree: &Path, what: &str, reporter: &Reporter) -> Result<()> {
+    use crate::children::run;
     reporter.note(format!("pin: committing {what} as the base (about 30 s)"));
     let sh = xshell::Shell::new()?;
     let _env = git_identity(&sh);
     let _dir = sh.push_dir(tree);
-    xshell::cmd!(sh, "git init -q -b base").quiet().run()?;
-    xshell::cmd!(sh, "git config gc.auto 0").quiet().run()?;
-    xshell::cmd!(sh, "git config core.autocrlf false")
-        .quiet()
-        .run()?;
+    run(xshell::cmd!(sh, "git init -q -b base"))?;
+    run(xshell::cmd!(sh, "git config gc.auto 0"))?;
+    run(xshell::cmd!(sh, "git config core.autocrlf false"))?;
     // Debian's tarball ignores everything (`/*` in the top .gitignore).
-    xshell::cmd!(sh, "git add -f -A")
-        .quiet()
-        .run()
+    run(xshell::cmd!(sh, "git add -f -A"))
         .with_context(|| format!("git add in {}", tree.display()))?;
     let message = format!("base: {what}");
-    xshell::cmd!(sh, "git commit -q --no-verify -m {message}")
-        .quiet()
-        .run()
+    run(xshell::cmd!(sh, "git commit -q --no-verify -m {message}"))
         .with_context(|| format!("git commit in {}", tree.display()))?;
     Ok(())
 }
@@ -416,24 +412,41 @@ fn download_deb(
         std::fs::remove_file(&deb)?;
     }
     reporter.note(format!("pin: apt-get download {package}={version}"));
-    let scratch = tempfile::tempdir_in(&downloads)?;
+    // An interrupted run cannot remove its scratch directory (the process
+    // ends in the signal handler): the name carries the pin, whose lock
+    // the caller holds, so the next download of this pin clears it.
+    let prefix = format!(".partial-{}-", &sha256[..16]);
+    for entry in std::fs::read_dir(&downloads)?.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            std::fs::remove_dir_all(entry.path()).with_context(|| {
+                format!("removing the partial download {}", entry.path().display())
+            })?;
+        }
+    }
+    let scratch = tempfile::Builder::new()
+        .prefix(&prefix)
+        .tempdir_in(&downloads)?;
     let spec = format!("{package}={version}");
+    // In a group of its own like every long child: a SIGTERM to the
+    // harness stops the download (and apt's fetch methods) too.
     let attempt = || {
-        duct::cmd!("apt-get", "download", "-q", &spec)
-            .dir(scratch.path())
-            .stderr_to_stdout()
-            .stdout_capture()
-            .unchecked()
-            .run()
+        crate::children::run_expression(
+            duct::cmd!("apt-get", "download", "-q", &spec)
+                .dir(scratch.path())
+                .stderr_to_stdout()
+                .stdout_capture()
+                .unchecked(),
+        )
     };
     let mut output = attempt().context("running apt-get download (is apt installed?)")?;
     if !output.status.success() && is_root() {
         // A fresh machine has no package lists yet.
         reporter.note("pin: apt-get download failed; running apt-get update and trying again");
-        let _ = duct::cmd!("apt-get", "update", "-q")
-            .stdout_null()
-            .stderr_null()
-            .run();
+        let _ = crate::children::run_expression(
+            duct::cmd!("apt-get", "update", "-q")
+                .stdout_null()
+                .stderr_null(),
+        );
         output = attempt()?;
     }
     if !output.status.success() {
@@ -474,18 +487,15 @@ fn clone_git(url: &str, commit: &str, scratch: &Path, reporter: &Reporter) -> Re
     reporter.note(format!("pin: cloning {url} at {commit}"));
     let tree = scratch.join("tree");
     let sh = xshell::Shell::new()?;
-    xshell::cmd!(sh, "git clone -q --no-checkout {url} {tree}")
-        .quiet()
-        .run()
+    // Clone and checkout take minutes on a kernel: in groups of their own,
+    // like every long child, so a SIGTERM to the harness stops them.
+    crate::children::run(xshell::cmd!(sh, "git clone -q --no-checkout {url} {tree}"))
         .with_context(|| format!("git clone {url}"))?;
     let _dir = sh.push_dir(&tree);
-    xshell::cmd!(sh, "git checkout -q --detach {commit}")
-        .quiet()
-        .run()
-        .with_context(|| {
-            format!("{url} has no commit {commit}: fix source.commit in configs/kernel.toml")
-        })?;
-    xshell::cmd!(sh, "git config gc.auto 0").quiet().run()?;
+    crate::children::run(xshell::cmd!(sh, "git checkout -q --detach {commit}")).with_context(
+        || format!("{url} has no commit {commit}: fix source.commit in configs/kernel.toml"),
+    )?;
+    crate::children::run(xshell::cmd!(sh, "git config gc.auto 0"))?;
     Ok(tree)
 }
 

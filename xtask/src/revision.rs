@@ -277,20 +277,17 @@ fn apply(dir: &Path, rev: &Revision, base: &str) -> Result<Vec<String>> {
     let _ctime = ignore_ctime(&sh);
     let _dir = sh.push_dir(dir);
     for patch in &rev.patches {
-        let output = xshell::cmd!(sh, "git am --keep-cr {patch}")
-            .quiet()
-            .ignore_status()
-            .output()?;
+        // In a group of its own like every long child: a SIGTERM to the
+        // harness stops git am (and its hooks) too; the tree, with no
+        // stamp, is made anew by the next run.
+        let output = crate::children::output(xshell::cmd!(sh, "git am --keep-cr {patch}").into())?;
         if !output.status.success() {
             let text = format!(
                 "{}{}",
                 String::from_utf8_lossy(&output.stdout),
                 String::from_utf8_lossy(&output.stderr)
             );
-            let _ = xshell::cmd!(sh, "git am --abort")
-                .quiet()
-                .ignore_status()
-                .run();
+            let _ = crate::children::output(xshell::cmd!(sh, "git am --abort").into());
             let failing: Vec<&str> = text
                 .lines()
                 .filter(|l| l.starts_with("error:") || l.starts_with("Patch failed"))
