@@ -1,9 +1,10 @@
 //! Faults, provoked for real, each with the outcome the workbench promises
 //! (DESIGN.md, "Bad input and faults"): a kernel panic, a hang, QEMU
 //! refusing a device or killed from outside, Ctrl-C and SIGTERM during
-//! boots and during a build, a tampered kernel image, a truncated or
-//! wrong pin download, a full disk while unpacking, a patch that does not
-//! apply, and two runs at once on one `target/`.
+//! boots, a kernel build, the pin's unpack and base commit, a series'
+//! `git am` and the guest's cargo build, a tampered kernel image, a
+//! truncated or wrong pin download, a full disk while unpacking, a patch
+//! that does not apply, and two runs at once on one `target/`.
 //!
 //! The harness runs as the real `xtask` binary with temporary copies of
 //! configs/ (extra topologies beside the shipped ones) and, where the test
@@ -174,10 +175,25 @@ impl Scratch {
             .collect()
     }
 
+    /// Gives the processes of this scratch a moment to end (a killed
+    /// child is reaped by init a moment later), then kills what is left,
+    /// so that a failing test leaves nothing running either; returns what
+    /// had to be killed.
+    fn kill_leftovers(&self) -> Vec<String> {
+        if wait_for(Duration::from_secs(3), || self.leftovers().is_empty()) {
+            return Vec::new();
+        }
+        let left = self.leftovers();
+        for process in &left {
+            let pid = process.split_whitespace().next().unwrap();
+            let _ = Command::new("kill").args(["-KILL", pid]).status();
+        }
+        left
+    }
+
     fn assert_no_leftovers(&self) {
-        // A killed child is reaped by init a moment later.
-        let clean = wait_for(Duration::from_secs(3), || self.leftovers().is_empty());
-        assert!(clean, "processes left behind: {:#?}", self.leftovers());
+        let left = self.kill_leftovers();
+        assert!(left.is_empty(), "processes left behind: {left:#?}");
     }
 }
 
@@ -970,6 +986,74 @@ fn a_pin_with_the_wrong_sha256_is_refused_and_nothing_unpacked() {
     scratch.assert_no_leftovers();
 }
 
+/// Starts `xtask <args>`, waits for a process of this run that `wanted`
+/// picks (`what`), lets it work a second, and sends `sig` to the harness
+/// alone (as `kill` or a service manager does; a terminal's Ctrl-C would
+/// reach its whole group). Checks what every interrupt promises: exit
+/// 130, the message naming the stopped groups (none stopped means the
+/// child ran outside the registry), and no process of the run left.
+/// Returns the output.
+fn interrupt_during(
+    scratch: &Scratch,
+    args: &[&str],
+    env: &[(&str, &std::ffi::OsStr)],
+    sig: &str,
+    what: &str,
+    wanted: impl Fn(&Process) -> bool,
+) -> String {
+    let mut child = scratch.spawn(args, env);
+    let pid = child.id();
+    let marker = format!("GSI_FAULT_MARKER={}", scratch.marker);
+    let mut ended = false;
+    let seen = wait_for(Duration::from_secs(900), || {
+        ended = child.try_wait().unwrap().is_some();
+        ended
+            || processes()
+                .iter()
+                .any(|p| p.environ.contains(&marker) && wanted(p))
+    });
+    if ended || !seen {
+        let _ = child.kill();
+        let (code, output) = finish(child);
+        panic!("{what} never started (exit {code}):\n{output}");
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    signal(pid, sig);
+    // The harness's end first, then its leftovers (killed, so that a
+    // failing test leaves nothing running either), then its output: a
+    // leftover child holding the output pipes would keep it open.
+    let code = child.wait().unwrap().code().unwrap_or(-1);
+    let left = scratch.kill_leftovers();
+    let (_, output) = finish(child);
+    println!("== kill {sig} during {what}:\n{output}");
+    assert!(
+        left.is_empty(),
+        "kill {sig} during {what} left {left:#?}\n{output}"
+    );
+    assert_eq!(code, 130, "kill {sig} during {what}: {output}");
+    assert!(
+        output.contains("interrupted: stopped ") && !output.contains("interrupted: stopped 0 "),
+        "kill {sig} during {what}: {output}"
+    );
+    output
+}
+
+fn git_in(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?} in {}: {}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 #[test]
 #[ignore = "unpacks the pinned .deb: run by cargo xtask ci"]
 fn sigterm_during_the_unpack_stops_tar_and_leaves_no_pin() {
@@ -982,21 +1066,346 @@ fn sigterm_during_the_unpack_stops_tar_and_leaves_no_pin() {
     std::fs::hard_link(&shipped, &deb)
         .or_else(|_| std::fs::copy(&shipped, &deb).map(|_| ()))
         .unwrap();
-    let child = scratch.spawn(&["kernel", "fetch"], &[("GSI_WORK_DIR", work.as_os_str())]);
-    let pid = child.id();
-    let marker = format!("GSI_FAULT_MARKER={}", scratch.marker);
-    assert!(
-        wait_for(Duration::from_secs(120), || processes()
-            .iter()
-            .any(|p| p.comm == "tar" && p.environ.contains(&marker))),
-        "tar never started"
+    interrupt_during(
+        &scratch,
+        &["kernel", "fetch"],
+        &[("GSI_WORK_DIR", work.as_os_str())],
+        "-TERM",
+        "tar",
+        |p| p.comm == "tar",
     );
-    std::thread::sleep(Duration::from_secs(1));
-    signal(pid, "-TERM");
-    let (code, output) = finish(child);
-    assert_eq!(code, 130, "{output}");
-    scratch.assert_no_leftovers();
     // No pin: the stamp is written last, so the next run starts over.
     let pin = work.join("pin").join(format!("debian-{}", &sha256[..16]));
     assert!(!pin.join("src").exists() && !pin.join("pin.toml").exists());
+}
+
+/// Runs a command of the test itself to success.
+fn run_ok(cmd: &mut Command) {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A small source package built here with dpkg-deb, laid out like
+/// linux-source-6.12 (a tarball under /usr/src whose tree ignores every
+/// file, a Makefile with the version), and `kernel.toml` of `scratch`
+/// pinned to it, the .deb already in `work`'s downloads. The real tree
+/// costs minutes of checksum, unpacking and `git add` per attempt (18
+/// minutes for an unpack interrupted, a base commit interrupted and a
+/// whole pin, on the busy 2-core machine this was written on); this one
+/// seconds, through the same code. Returns the pin's directory and the
+/// tree's files.
+fn small_pin(scratch: &Scratch, work: &Path) -> (PathBuf, Vec<String>) {
+    let base = scratch.path().join("small-source");
+    let tree = base.join("src/linux-source-6.12");
+    let files = [
+        (".gitignore", "/*\n"),
+        ("Makefile", "VERSION = 6\nPATCHLEVEL = 12\nSUBLEVEL = 117\n"),
+        ("drivers/pci/pci-sysfs.c", "int gsi_fault_test;\n"),
+        ("Documentation/ABI/testing/sysfs-bus-pci", "What: gsi\n"),
+    ];
+    for (file, text) in files {
+        let path = tree.join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let pkg = base.join("pkg");
+    std::fs::create_dir_all(pkg.join("DEBIAN")).unwrap();
+    std::fs::create_dir_all(pkg.join("usr/src")).unwrap();
+    std::fs::write(
+        pkg.join("DEBIAN/control"),
+        "Package: gsi-fault-source\nVersion: 1.0\nArchitecture: all\n\
+         Maintainer: gsi-workbench <dev@gsi-workbench.invalid>\n\
+         Description: a small kernel-like source tree for the fault tests\n",
+    )
+    .unwrap();
+    run_ok(
+        Command::new("tar")
+            .arg("-cJf")
+            .arg(pkg.join("usr/src/linux-source-6.12.tar.xz"))
+            .arg("-C")
+            .arg(base.join("src"))
+            .arg("linux-source-6.12"),
+    );
+    let deb = work.join("downloads/gsi-fault-source_1.0.deb");
+    std::fs::create_dir_all(deb.parent().unwrap()).unwrap();
+    run_ok(
+        Command::new("dpkg-deb")
+            .args(["--build", "--root-owner-group"])
+            .arg(&pkg)
+            .arg(&deb),
+    );
+    let sha256 = xtask::sha256_file(&deb).unwrap();
+    let (_, shipped_sha256, _) = shipped_deb();
+    let toml_path = scratch.configs.join("kernel.toml");
+    let toml = std::fs::read_to_string(&toml_path).unwrap();
+    let small = toml
+        .replace("\"linux-source-6.12\"", "\"gsi-fault-source\"")
+        .replace(
+            &format!("version = {:?}", "6.12.117-1~deb12u1"),
+            "version = \"1.0\"",
+        )
+        .replace(&shipped_sha256, &sha256);
+    assert!(
+        small.contains("\"gsi-fault-source\"") && small.contains("version = \"1.0\""),
+        "kernel.toml changed shape:\n{toml}"
+    );
+    std::fs::write(&toml_path, small).unwrap();
+    let mut names: Vec<String> = files.iter().map(|(f, _)| f.to_string()).collect();
+    names.sort();
+    (
+        work.join("pin").join(format!("debian-{}", &sha256[..16])),
+        names,
+    )
+}
+
+/// A hooks directory whose `hook` holds git (`sleep 600`), and the
+/// `GIT_CONFIG_PARAMETERS` value that makes every git of a run use it.
+/// The harness's own git config (`GIT_CONFIG_COUNT`, no global or system
+/// file) leaves this one in force.
+fn holding_hook(scratch: &Scratch, hook: &str) -> std::ffi::OsString {
+    let hooks = scratch.path().join("hooks");
+    std::fs::create_dir_all(&hooks).unwrap();
+    let path = hooks.join(hook);
+    std::fs::write(&path, "#!/bin/sh\nexec sleep 600\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    format!("'core.hooksPath={}'", hooks.display()).into()
+}
+
+#[test]
+#[ignore = "makes a pin in a scratch work dir: run by cargo xtask ci"]
+fn sigint_during_the_base_commit_stops_git_and_the_next_run_makes_the_pin_anew() {
+    let _serial = serial();
+    let scratch = Scratch::new();
+    let work = scratch.path().join("work");
+    let (pin, files) = small_pin(&scratch, &work);
+    let fetch = ["kernel", "fetch"];
+
+    // `git commit` of the base held by its prepare-commit-msg hook (which
+    // --no-verify does not skip): everything is added, nothing committed.
+    let held = holding_hook(&scratch, "prepare-commit-msg");
+    interrupt_during(
+        &scratch,
+        &fetch,
+        &[
+            ("GSI_WORK_DIR", work.as_os_str()),
+            ("GIT_CONFIG_PARAMETERS", &held),
+        ],
+        "-INT",
+        "git commit's hook",
+        |p| p.comm == "sleep",
+    );
+    assert!(!pin.join("src").exists() && !pin.join("pin.toml").exists());
+    let half_made = std::fs::read_dir(&pin)
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read_dir(e.path().join("unpacked")).ok())
+        .flat_map(|d| d.flatten())
+        .any(|tree| tree.path().join(".git/index").is_file());
+    assert!(half_made, "no half-made repository to distrust in {pin:?}");
+
+    // The next run throws it away and makes the whole pin.
+    let (code, output) = scratch.run(&fetch, &[("GSI_WORK_DIR", work.as_os_str())]);
+    println!("== the next run:\n{output}");
+    assert_eq!(code, 0, "{output}");
+    assert!(
+        output.contains("pin: preparing gsi-fault-source 1.0"),
+        "{output}"
+    );
+    assert!(output.contains("is linux 6.12.117 at "), "{output}");
+    let mut entries: Vec<String> = std::fs::read_dir(&pin)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    entries.sort();
+    assert_eq!(entries, ["pin.toml", "src"]);
+    let src = pin.join("src");
+    let stamp = std::fs::read_to_string(pin.join("pin.toml")).unwrap();
+    let head = git_in(&src, &["rev-parse", "HEAD"]);
+    assert!(stamp.contains(&format!("base = \"{head}\"")), "{stamp}");
+    assert_eq!(git_in(&src, &["rev-list", "--count", "HEAD"]), "1");
+    let listed: Vec<String> = git_in(&src, &["ls-files"])
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(listed, files);
+    assert_eq!(git_in(&src, &["status", "--porcelain", "--ignored"]), "");
+    scratch.assert_no_leftovers();
+}
+
+/// A guest target dir for one test: a copy of the project's (when there
+/// is one) without cargo's record of the two guest crates, so the next
+/// guest build compiles them (and only them) for real.
+fn guest_target_copy(to: &Path) {
+    let from = xtask::project_root().join("target/guest");
+    if from.is_dir() {
+        let ok = Command::new("cp")
+            .arg("-a")
+            .arg(&from)
+            .arg(to)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "copying {}", from.display());
+    }
+    let fingerprints = to.join(xtask::guest::TARGET).join("release/.fingerprint");
+    for entry in std::fs::read_dir(&fingerprints)
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("gsi-init-") || name.starts_with("gsi-suite-") {
+            std::fs::remove_dir_all(entry.path()).unwrap();
+        }
+    }
+}
+
+#[test]
+#[ignore = "boots real kernels: run by cargo xtask ci"]
+fn sigterm_during_the_guest_build_stops_cargo_and_the_next_run_boots() {
+    let _serial = serial();
+    let scratch = Scratch::new();
+    let target = scratch.path().join("guest-target");
+    guest_target_copy(&target);
+    let env = [("GSI_GUEST_TARGET_DIR", target.as_os_str())];
+    let json = scratch.json().display().to_string();
+    let args = ["test-matrix", "-r", REV, "-t", "q35", "--json", &json];
+    interrupt_during(&scratch, &args, &env, "-TERM", "rustc", |p| {
+        p.comm == "rustc"
+    });
+    assert!(
+        !scratch.json().exists(),
+        "an interrupted run wrote a report"
+    );
+
+    // The next run finishes the guest build and boots what it built.
+    let (code, output) = scratch.run(&args, &env);
+    assert_eq!(code, 0, "{output}");
+    let run = run_of(&scratch.report(), "q35").clone();
+    assert_eq!(run.verdict, Verdict::Passed, "{run:#?}");
+    let release = target.join(xtask::guest::TARGET).join("release");
+    assert!(release.join("init").is_file(), "no init in {release:?}");
+    // cargo compiled both guest crates again (their records are back).
+    let records: Vec<String> = std::fs::read_dir(release.join(".fingerprint"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    for krate in ["gsi-init-", "gsi-suite-"] {
+        assert!(
+            records.iter().any(|r| r.starts_with(krate)),
+            "{krate}: {records:?}"
+        );
+    }
+    scratch.assert_no_leftovers();
+}
+
+/// Removes a scratch revision's tree from the shared work dir when a test
+/// ends, however it ends.
+struct ScratchTree {
+    pin: xtask::pin::Pin,
+    name: String,
+}
+
+impl ScratchTree {
+    fn trees(&self) -> PathBuf {
+        xtask::work_dir().join("trees").join(&self.pin.key)
+    }
+}
+
+impl Drop for ScratchTree {
+    fn drop(&mut self) {
+        let trees = self.trees();
+        let _ = std::fs::remove_dir_all(trees.join(&self.name));
+        let _ = std::fs::remove_dir_all(trees.join(format!(".{}.keep", self.name)));
+        for file in ["applied.toml", "lock"] {
+            let _ = std::fs::remove_file(trees.join(format!("{}.{file}", self.name)));
+        }
+        let _ = std::fs::remove_file(
+            xtask::work_dir()
+                .join("logs")
+                .join(format!("check-series-{}.json", self.name)),
+        );
+        let _ = Command::new("git")
+            .arg("-C")
+            .arg(&self.pin.repo)
+            .args(["worktree", "prune"])
+            .status();
+    }
+}
+
+#[test]
+#[ignore = "applies a series to the cached pin: run by cargo xtask ci"]
+fn sigterm_during_git_am_stops_it_and_the_next_run_applies_the_series_anew() {
+    let _serial = serial();
+    let scratch = Scratch::new();
+    // A real series (the no-signoff fixture applies cleanly) under a name
+    // of its own, and a pre-applypatch hook that holds git am after the
+    // patch is applied to the tree and before it is committed.
+    let name = format!("fault-am-{}", std::process::id());
+    let patches = scratch.path().join("patches");
+    copy_dir(
+        &xtask::project_root().join("tests/fixtures/series/no-signoff"),
+        &patches.join(&name),
+    );
+    let held = holding_hook(&scratch, "pre-applypatch");
+    let silent = xtask::progress::Reporter::silent();
+    let pin = xtask::pin::resolve(&scratch.configs.join("kernel.toml"), &silent).unwrap();
+    let tree = ScratchTree {
+        pin: pin.clone(),
+        name: name.clone(),
+    };
+    let dir = tree.trees().join(&name);
+    let json = scratch.json().display().to_string();
+    let args = ["check-series", &name, "--skip-builds", "--json", &json];
+
+    interrupt_during(
+        &scratch,
+        &args,
+        &[
+            ("GSI_PATCHES_DIR", patches.as_os_str()),
+            ("GIT_CONFIG_PARAMETERS", &held),
+        ],
+        "-TERM",
+        "git am's hook",
+        |p| p.comm == "sleep",
+    );
+    // Half-made: the patch is in the files but not committed, and there
+    // is no stamp, so nothing trusts this tree.
+    assert!(!tree.trees().join(format!("{name}.applied.toml")).exists());
+    assert_eq!(git_in(&dir, &["rev-parse", "HEAD"]), pin.base);
+    // (The index against HEAD: no stat of the 90k linked files.)
+    assert!(
+        !git_in(&dir, &["diff", "--cached", "--name-only"]).is_empty(),
+        "git am was held before it applied anything"
+    );
+
+    // The next run (no hook) makes the tree anew and applies the series.
+    let (code, output) = scratch.run(&args, &[("GSI_PATCHES_DIR", patches.as_os_str())]);
+    println!("== the next run:\n{output}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(scratch.json()).unwrap()).unwrap();
+    let apply = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "apply")
+        .unwrap();
+    assert_eq!(apply["status"], "PASS", "exit {code}: {output}");
+    assert!(tree.trees().join(format!("{name}.applied.toml")).exists());
+    assert_eq!(git_in(&dir, &["rev-parse", "HEAD~1"]), pin.base);
+    assert_eq!(git_in(&dir, &["diff", "--cached", "--name-only"]), "");
+    let worktrees = git_in(&pin.repo, &["worktree", "list", "--porcelain"]);
+    assert_eq!(
+        worktrees.matches(&format!("/{name}\n")).count(),
+        1,
+        "{worktrees}"
+    );
+    scratch.assert_no_leftovers();
 }
