@@ -4,7 +4,7 @@ use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
-use gsi_plan::{Attribute, Device, Plan};
+use gsi_plan::{Answer, Attribute, Device, Plan, Policy};
 use tempfile::TempDir;
 
 use super::*;
@@ -94,8 +94,18 @@ fn device(pin: u8, driver: Option<&str>, gsi: Option<u32>) -> Device {
         driver: driver.map(Into::into),
         gsi,
         route: ROUTE.into(),
+        link_undecided: false,
+        unbind: driver.is_some(),
     }
 }
+
+/// v5's documented ABI, as configs/matrix.toml states it.
+const POLICY: Policy = Policy {
+    before_enable: Answer::Gsi,
+    link_undecided: Answer::Eagain,
+    after_disable: Answer::Gsi,
+    after_unbind: Answer::Gsi,
+};
 
 fn plan(attribute: Attribute, devices: Vec<Device>) -> Plan {
     Plan {
@@ -104,6 +114,7 @@ fn plan(attribute: Attribute, devices: Vec<Device>) -> Plan {
         attribute,
         acpi_irq: true,
         irq_is_gsi: None,
+        policy: POLICY,
         devices,
     }
 }
