@@ -36,7 +36,11 @@ pub fn run(args: Args) -> Result<()> {
         let pin = pin::resolve(&crate::config::configs_dir().join("kernel.toml"), &reporter)?;
         let b = build::build(&pin, rev, crate::test_matrix::cores(), &reporter)?;
         let binaries = guest::build_binaries(&reporter, args.shell)?;
-        let plan = topology.plan(&rev.name, selection.matrix.attribute(&rev.name));
+        let plan = topology.plan(
+            &rev.name,
+            selection.matrix.attribute(&rev.name),
+            selection.matrix.policy(),
+        );
         let (initrd, _) = guest::write_initramfs(&binaries, &plan)?;
         let accel = boot::detect_accel(&b.bzimage, &reporter)?;
         let extra = if args.shell { "gsi.shell" } else { "" };

@@ -157,7 +157,10 @@ mod tests {
             busybox: None,
         };
         let t = crate::topology::load(&crate::topology::dir(), "q35").unwrap();
-        let plan = t.plan("v4", gsi_plan::Attribute::Present);
+        let policy = crate::matrix::load(&crate::matrix::path())
+            .unwrap()
+            .policy();
+        let plan = t.plan("v4", gsi_plan::Attribute::Present, policy);
         let (path, _) = write_initramfs_in(dir.path(), &binaries, &plan).unwrap();
         let good = std::fs::read(&path).unwrap();
 

@@ -18,6 +18,11 @@ pub struct MatrixToml {
     /// Per-revision facts; a revision not listed provides the attribute.
     #[serde(default)]
     pub revisions: BTreeMap<String, RevisionToml>,
+    /// What a `gsi` read must give where a revision could answer either
+    /// way; every revision with the attribute (mutants too) is judged by
+    /// it, and one that answers otherwise lists the trials under `xfail`.
+    /// Required: the oracle's strength is not left to a default.
+    pub policy: gsi_plan::Policy,
     /// Named selections. At least one.
     pub profiles: BTreeMap<String, Profile>,
     /// Expected failures.
@@ -138,6 +143,11 @@ impl Matrix {
             .map_or(default_attribute(), |r| r.attribute)
     }
 
+    /// The policy every revision is judged by.
+    pub fn policy(&self) -> gsi_plan::Policy {
+        self.spec.policy
+    }
+
     /// The reason when `trial` of `revision` on `topology` is listed.
     pub fn xfail(&self, revision: &str, topology: &str, trial: &str) -> Option<String> {
         self.spec
@@ -208,6 +218,16 @@ mod tests {
         }
         assert_eq!(m.attribute("baseline"), gsi_plan::Attribute::Absent);
         assert_eq!(m.attribute("v4"), gsi_plan::Attribute::Present);
+        // v5's documented ABI (its cover letter and sysfs-bus-pci entry).
+        assert_eq!(
+            m.policy(),
+            gsi_plan::Policy {
+                before_enable: gsi_plan::Answer::Gsi,
+                link_undecided: gsi_plan::Answer::Eagain,
+                after_disable: gsi_plan::Answer::Gsi,
+                after_unbind: gsi_plan::Answer::Gsi,
+            }
+        );
     }
 
     #[test]
@@ -220,8 +240,22 @@ mod tests {
             m.validate()?;
             Ok(m)
         };
-        let good = "default_profile='s'\n[profiles.s]\nrevisions=['v4']\ntopologies=['q35']\n";
-        assert!(parse(good).is_ok());
+        let good = "default_profile='s'\n[profiles.s]\nrevisions=['v4']\ntopologies=['q35']\n\
+                    [policy]\nbefore_enable='gsi'\nlink_undecided='eagain'\n\
+                    after_disable='gsi'\nafter_unbind='eagain'\n";
+        assert_eq!(
+            parse(good).unwrap().policy().after_unbind,
+            gsi_plan::Answer::Eagain
+        );
+        let no_policy = good.split("[policy]").next().unwrap();
+        assert!(parse(no_policy).unwrap_err().to_string().contains("policy"));
+        let half = good.replace("after_unbind='eagain'\n", "");
+        assert!(parse(&half)
+            .unwrap_err()
+            .to_string()
+            .contains("after_unbind"));
+        let typo = good.replace("'gsi'", "'zero'");
+        assert!(parse(&typo).unwrap_err().to_string().contains("zero"));
         assert!(parse(&good.replace("'s'\n[", "'x'\n["))
             .unwrap_err()
             .to_string()

@@ -22,8 +22,18 @@
 //! IRQ it takes (drivers/acpi/pci_link.c), so in APIC mode a topology must
 //! allocate its links alternately on 10 and 11 (drivers bind in bus order)
 //! or the kernel moves a link; the topology files are laid out that way.
+//!
+//! A link with a choice is set up (its IRQ picked, programmed with `_SRS`,
+//! kept for good: Linux 6.12 never drops a link's reference) when the first
+//! device on it is enabled; a link with a single IRQ (ICH9's `GSIA`-`GSIH`
+//! in APIC mode, GPEX's `GSI0`-`GSI3`, `LNKS`) and a `_PRT` entry with a
+//! GSI are decided by the firmware. [`Route::link`] names the links with a
+//! choice, and [`links_set_up_at_boot`] says which of them the devices the
+//! kernel enables during boot have set up, so that the plan can tell the
+//! suite which GSIs a revision can know before a device is enabled.
 
 use crate::topology::{slot_of, DeviceToml, Machine, TopologyToml};
+use std::collections::BTreeMap;
 
 /// Where a pin's route ends, and the reason, for messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +43,11 @@ pub struct Route {
     pub gsi: Option<u32>,
     /// e.g. `ICH9 slot 0x03 INTA -> PIRQH`.
     pub why: String,
+    /// The ACPI interrupt link the route goes through when that link
+    /// offers a choice of IRQs (`LNKA`-`LNKH`, `_PRS` {5,10,11}), as the
+    /// DSDT names it (one namespace, `\_SB`, for every root bus); `None`
+    /// when the firmware fixes the GSI.
+    pub link: Option<String>,
 }
 
 /// A model GSI for messages: the number, or `no GSI`.
@@ -89,13 +104,14 @@ pub enum RootBus {
 /// LNK[A + (slot + pin) % 4 - 1] at the IRQ SeaBIOS programmed for it.
 fn link_route(chipset: &str, path: &str, at: &str, root_slot: u8, root_pin: u8) -> Route {
     let link = (root_slot + root_pin + 2) % 4;
+    let name = format!("LNK{}", (b'A' + link) as char);
     Route {
         gsi: Some(seabios_irq(link)),
         why: format!(
-            "{chipset} {path}{at} -> LNK{} (SeaBIOS IRQ {})",
-            (b'A' + link) as char,
+            "{chipset} {path}{at} -> {name} (SeaBIOS IRQ {})",
             seabios_irq(link)
         ),
+        link: Some(name),
     }
 }
 
@@ -125,44 +141,129 @@ fn prop<'q>(props: &[(&str, &'q str)], key: &str) -> Option<&'q str> {
     props.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
 }
 
-/// Follows `bus=` from `qemu` through the `id=`s of `others` (every other
-/// `-device` string of the topology) up to a host bridge: an expander
-/// (`pxb`, `pxb-pcie`) or the machine's own root bus.
-pub fn root_bus(others: &[&str], qemu: &str) -> RootBus {
+/// Whether a QEMU device type makes an extra host bridge (its bus is a
+/// root bus, with its own `_PRT`).
+fn is_expander(driver: &str) -> bool {
+    driver == "pxb" || driver == "pxb-pcie"
+}
+
+/// The `-device` strings of the bridges above `qemu`, nearest first:
+/// follows `bus=` through the `id=`s of `others` (every other `-device`
+/// string of the topology) up to the machine's own root bus, or up to and
+/// including an expander host bridge (`pxb`, `pxb-pcie`).
+fn upstream<'q>(others: &[&'q str], qemu: &str) -> Vec<&'q str> {
+    let mut path = Vec::new();
     let mut bus = prop(&device_props(qemu).1, "bus").map(str::to_owned);
     // Each step moves one bridge up; more steps than bridges means a cycle.
     for _ in 0..=others.len() {
         let Some(id) = bus.take() else {
-            return RootBus::Main;
+            break;
         };
-        let Some((driver, props)) = others
+        // No match: pcie.0, pci.0 or a bus QEMU names itself.
+        let Some(&parent) = others
             .iter()
-            .map(|b| device_props(b))
-            .find(|(_, props)| prop(props, "id") == Some(id.as_str()))
+            .find(|b| prop(&device_props(b).1, "id") == Some(id.as_str()))
         else {
-            // pcie.0, pci.0 or a bus QEMU names itself.
-            return RootBus::Main;
+            break;
         };
-        if driver == "pxb" || driver == "pxb-pcie" {
-            return RootBus::Expander;
+        path.push(parent);
+        let (driver, props) = device_props(parent);
+        if is_expander(driver) {
+            break;
         }
         bus = prop(&props, "bus").map(str::to_owned);
     }
-    RootBus::Main
+    path
+}
+
+/// The root bus `qemu` sits on, behind its bridges (see [`upstream`]).
+pub fn root_bus(others: &[&str], qemu: &str) -> RootBus {
+    match upstream(others, qemu).last() {
+        Some(top) if is_expander(device_props(top).0) => RootBus::Expander,
+        _ => RootBus::Main,
+    }
+}
+
+/// Whether some device of `others` sits on a bus `qemu` provides (a bridge
+/// or port with something behind it).
+pub fn has_children(others: &[&str], qemu: &str) -> bool {
+    let Some(id) = prop(&device_props(qemu).1, "id") else {
+        return false;
+    };
+    others
+        .iter()
+        .any(|other| prop(&device_props(other).1, "bus") == Some(id))
+}
+
+/// Every `-device` string of a topology: unchecked bridges, then the
+/// checked devices (which can be bridges and ports too).
+pub fn all_devices(spec: &TopologyToml) -> Vec<&str> {
+    spec.bridges
+        .iter()
+        .chain(spec.devices.iter().map(|d| &d.qemu))
+        .map(String::as_str)
+        .collect()
+}
+
+/// `pci=routeirq` among the kernel command line words (`pci=` takes a
+/// comma-separated list).
+fn routeirq(cmdline: &str) -> bool {
+    cmdline
+        .split_whitespace()
+        .filter_map(|word| word.strip_prefix("pci="))
+        .any(|options| options.split(',').any(|o| o == "routeirq"))
+}
+
+/// Which checked devices (by index in `spec.devices`) the kernel runs the
+/// ACPI IRQ path for during boot: every bound device (its driver calls
+/// `pci_enable_device()`), every checked bridge above one
+/// (`pci_enable_bridge()` enables the path up to the root bus first), and
+/// with `pci=routeirq` every device (`acpi_pci_irq_enable()` for each at
+/// boot). Bridges listed only under `bridges` are enabled too, but without
+/// a pin and address they are not modelled: list a bridge as a
+/// `[[device]]` when its link matters.
+pub fn enabled_at_boot(spec: &TopologyToml) -> Vec<bool> {
+    let all = all_devices(spec);
+    let mut enabled: Vec<bool> = spec
+        .devices
+        .iter()
+        .map(|dev| dev.driver.is_some() || routeirq(&spec.cmdline))
+        .collect();
+    for dev in spec.devices.iter().filter(|d| d.driver.is_some()) {
+        for bridge in upstream(&all, &dev.qemu) {
+            if let Some(i) = spec.devices.iter().position(|d| d.qemu == bridge) {
+                enabled[i] = true;
+            }
+        }
+    }
+    enabled
+}
+
+/// The links with a choice ([`Route::link`]) that are set up by the end of
+/// boot, each with the first device (in file order) enabled at boot on it:
+/// the IRQ of such a link is decided, and stays, before the suite runs.
+pub fn links_set_up_at_boot(spec: &TopologyToml) -> BTreeMap<String, String> {
+    let mut links = BTreeMap::new();
+    if !spec.acpi_irq {
+        return links;
+    }
+    for (dev, enabled) in spec.devices.iter().zip(enabled_at_boot(spec)) {
+        if !enabled {
+            continue;
+        }
+        if let Some(link) = route_device(spec, dev).and_then(|r| r.link) {
+            links.entry(link).or_insert_with(|| dev.name.clone());
+        }
+    }
+    links
 }
 
 /// The route of one device of a topology file.
 pub fn route_device(spec: &TopologyToml, dev: &DeviceToml) -> Option<Route> {
     // Checked devices can be bridges too (root ports bound to pcieport).
-    let others: Vec<&str> = spec
-        .bridges
-        .iter()
-        .chain(spec.devices.iter().map(|d| &d.qemu))
-        .map(String::as_str)
-        .collect();
     route(
         &Shape::of(spec),
-        root_bus(&others, &dev.qemu),
+        root_bus(&all_devices(spec), &dev.qemu),
         &dev.via,
         slot_of(&dev.bdf),
         dev.pin,
@@ -222,11 +323,15 @@ pub fn route(shape: &Shape, root: RootBus, via: &[u8], slot: u8, pin: u8) -> Opt
                         "ICH9 {path}{at} -> PIRQ{letter} -> LNK{letter} (PIC mode, SeaBIOS IRQ {})",
                         seabios_irq(pirq)
                     ),
+                    link: Some(format!("LNK{letter}")),
                 }
             } else {
+                // APIC mode: `_PRT` names GSI<letter>, whose only IRQ is
+                // 16 + x.
                 Route {
                     gsi: Some(16 + pirq as u32),
                     why: format!("ICH9 {path}{at} -> PIRQ{letter}"),
+                    link: None,
                 }
             })
         }
@@ -245,6 +350,7 @@ pub fn route(shape: &Shape, root: RootBus, via: &[u8], slot: u8, pin: u8) -> Opt
                     Route {
                         gsi: Some(9),
                         why: format!("PIIX {path}{at} -> LNKS (SCI, IRQ 9; PIC mode)"),
+                        link: None,
                     }
                 } else {
                     Route {
@@ -252,6 +358,7 @@ pub fn route(shape: &Shape, root: RootBus, via: &[u8], slot: u8, pin: u8) -> Opt
                         why: format!(
                             "PIIX {path}{at} -> LNKS, the SCI's IRQ 9, which Linux refuses to share in APIC mode"
                         ),
+                        link: None,
                     }
                 });
             }
@@ -270,6 +377,7 @@ pub fn route(shape: &Shape, root: RootBus, via: &[u8], slot: u8, pin: u8) -> Opt
             Some(Route {
                 gsi: Some(base + link as u32),
                 why: format!("GPEX {path}{at} -> GSI{link} (base {base})"),
+                link: None,
             })
         }
         (Machine::Microvm, _) => None,
@@ -502,5 +610,129 @@ mod tests {
     fn no_pin_means_no_route() {
         assert!(route(&Q35, RootBus::Main, &[], 3, 0).is_none());
         assert!(route(&PC, RootBus::Main, &[], 3, 0).is_none());
+    }
+
+    fn link(s: Shape, root: RootBus, via: &[u8], slot: u8, pin: u8) -> Option<String> {
+        route(&s, root, via, slot, pin).unwrap().link
+    }
+
+    #[test]
+    fn only_links_with_a_choice_are_named() {
+        // PIIX: LNKA-D offer 5/10/11; slot 1 INTA's LNKS has only IRQ 9.
+        assert_eq!(link(PC, RootBus::Main, &[], 2, 1).as_deref(), Some("LNKB"));
+        assert_eq!(link(PC, RootBus::Main, &[], 5, 1).as_deref(), Some("LNKA"));
+        assert_eq!(link(PC, RootBus::Main, &[6], 1, 1).as_deref(), Some("LNKC"));
+        assert_eq!(link(PC, RootBus::Main, &[], 1, 1), None);
+        let pc_pic = shape(Machine::Pc, "", "noapic");
+        assert_eq!(link(pc_pic, RootBus::Main, &[], 1, 1), None);
+        // ICH9 in APIC mode: GSIA-H, one IRQ each; in PIC mode LNKA-H.
+        assert_eq!(link(Q35, RootBus::Main, &[], 6, 1), None);
+        assert_eq!(link(Q35, RootBus::Main, &[0x1c], 0, 1), None);
+        let q35_pic = shape(Machine::Q35, "", "noapic");
+        assert_eq!(
+            link(q35_pic, RootBus::Main, &[], 6, 1).as_deref(),
+            Some("LNKG")
+        );
+        assert_eq!(
+            link(q35_pic, RootBus::Main, &[], 0x1a, 3).as_deref(),
+            Some("LNKC")
+        );
+        // Expander buses name LNKA-D on q35 in APIC mode too.
+        assert_eq!(
+            link(Q35, RootBus::Expander, &[2], 0, 1).as_deref(),
+            Some("LNKB")
+        );
+        // GPEX: GSI0-3, one IRQ each.
+        let mvm = shape(Machine::Microvm, "pcie=on,ioapic2=off", "");
+        assert_eq!(link(mvm, RootBus::Main, &[], 3, 1), None);
+    }
+
+    fn topology(text: &str) -> TopologyToml {
+        crate::config::parse(text, std::path::Path::new("t.toml")).unwrap()
+    }
+
+    /// pc with a bridge at slot 5: a bound device behind it, an unbound
+    /// one on the bridge's link, an unbound one on a link nobody enables.
+    const PC_TOPOLOGY: &str = r#"
+description = "t"
+machine = "pc"
+bridges = ["pci-bridge,id=hidden,chassis_nr=2,addr=0x9"]
+[[device]]
+name = "bridge"
+qemu = "pci-bridge,id=br1,chassis_nr=1,addr=0x5"
+bdf = "0000:00:05.0"
+pin = 1
+[[device]]
+name = "rng"
+qemu = "virtio-rng-pci,bus=br1,addr=0x2"
+bdf = "0000:01:02.0"
+pin = 1
+via = [0x05]
+driver = "virtio-pci"
+[[device]]
+name = "edu-a"
+qemu = "edu,bus=br1,addr=0x4"
+bdf = "0000:01:04.0"
+pin = 1
+via = [0x05]
+[[device]]
+name = "edu-b"
+qemu = "edu,addr=0x6"
+bdf = "0000:00:06.0"
+pin = 1
+[[device]]
+name = "edu-d"
+qemu = "edu,bus=hidden,addr=0x0"
+bdf = "0000:02:00.0"
+pin = 1
+via = [0x09]
+"#;
+
+    #[test]
+    fn bound_devices_and_the_bridges_above_them_are_enabled_at_boot() {
+        let spec = topology(PC_TOPOLOGY);
+        assert_eq!(enabled_at_boot(&spec), [true, true, false, false, false]);
+        // rng behind slot 5: slot 2 INTA -> slot 5 INTC -> LNKC; the
+        // bridge itself, slot 5 INTA -> LNKA. Nothing enables LNKB.
+        let links = links_set_up_at_boot(&spec);
+        assert_eq!(
+            links.into_iter().collect::<Vec<_>>(),
+            [
+                ("LNKA".to_owned(), "bridge".to_owned()),
+                ("LNKC".to_owned(), "rng".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn pci_routeirq_enables_every_device_at_boot() {
+        let mut spec = topology(PC_TOPOLOGY);
+        spec.cmdline = "quiet pci=nomsi,routeirq".into();
+        assert!(enabled_at_boot(&spec).iter().all(|&e| e));
+        assert!(links_set_up_at_boot(&spec).contains_key("LNKB"));
+        spec.cmdline = "pci=noroute routeirq".into();
+        assert!(!enabled_at_boot(&spec)[3]);
+    }
+
+    #[test]
+    fn no_link_is_set_up_without_acpi_irq_routing() {
+        let mut spec = topology(PC_TOPOLOGY);
+        spec.acpi_irq = false;
+        assert!(links_set_up_at_boot(&spec).is_empty());
+    }
+
+    #[test]
+    fn children_are_found_by_bus_id() {
+        let spec = topology(PC_TOPOLOGY);
+        let all = all_devices(&spec);
+        assert!(has_children(&all, &spec.devices[0].qemu));
+        assert!(has_children(&all, &spec.bridges[0]));
+        assert!(!has_children(&all, &spec.devices[1].qemu));
+        assert!(!has_children(&all, "edu,addr=0x7"));
+        // The bridge listed under `bridges` is followed for the swizzle.
+        assert_eq!(
+            upstream(&all, &spec.devices[4].qemu),
+            [spec.bridges[0].as_str()]
+        );
     }
 }

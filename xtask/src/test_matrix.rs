@@ -375,7 +375,9 @@ fn boot_one(
         revision: rev.clone(),
         topology: topo.clone(),
     });
-    let plan = job.topology.plan(rev, matrix.attribute(rev));
+    let plan = job
+        .topology
+        .plan(rev, matrix.attribute(rev), matrix.policy());
     let attempt = |log: &std::path::Path| {
         guest::write_initramfs(binaries, &plan).and_then(|(initrd, _)| {
             boot::run(&boot::Request {

@@ -196,27 +196,55 @@ impl Topology {
         Ok(())
     }
 
-    /// The plan for the guest for one revision.
-    pub fn plan(&self, revision: &str, attribute: gsi_plan::Attribute) -> gsi_plan::Plan {
+    /// The plan for the guest for one revision, judged by `policy`.
+    pub fn plan(
+        &self,
+        revision: &str,
+        attribute: gsi_plan::Attribute,
+        policy: gsi_plan::Policy,
+    ) -> gsi_plan::Plan {
         let spec = &self.spec;
+        let all = crate::routing::all_devices(spec);
+        let enabled = crate::routing::enabled_at_boot(spec);
+        let set_up = crate::routing::links_set_up_at_boot(spec);
         gsi_plan::Plan {
             revision: revision.to_string(),
             topology: self.name.clone(),
             attribute,
             acpi_irq: spec.acpi_irq,
             irq_is_gsi: spec.irq_is_gsi,
+            policy,
             devices: spec
                 .devices
                 .iter()
-                .map(|d| gsi_plan::Device {
-                    name: d.name.clone(),
-                    bdf: d.bdf.clone(),
-                    pin: d.pin,
-                    driver: d.driver.clone(),
-                    gsi: d.gsi,
-                    route: crate::routing::route_device(spec, d)
-                        .map(|r| r.why)
-                        .unwrap_or_default(),
+                .zip(enabled)
+                .map(|(d, enabled)| {
+                    let route = crate::routing::route_device(spec, d);
+                    let link = route.as_ref().and_then(|r| r.link.clone());
+                    let mut why = route.map(|r| r.why).unwrap_or_default();
+                    let mut link_undecided = false;
+                    if let (Some(link), true) = (&link, spec.acpi_irq) {
+                        match set_up.get(link) {
+                            Some(by) if *by != d.name => {
+                                why.push_str(&format!(", {link} set up at boot for {by}"))
+                            }
+                            Some(_) => {}
+                            None => {
+                                link_undecided = !enabled;
+                                why.push_str(&format!(", {link} not set up at boot"));
+                            }
+                        }
+                    }
+                    gsi_plan::Device {
+                        name: d.name.clone(),
+                        bdf: d.bdf.clone(),
+                        pin: d.pin,
+                        driver: d.driver.clone(),
+                        gsi: d.gsi,
+                        route: why,
+                        link_undecided,
+                        unbind: d.driver.is_some() && !crate::routing::has_children(&all, &d.qemu),
+                    }
                 })
                 .collect(),
         }
@@ -275,13 +303,119 @@ gsi = 23
         let t = parse(GOOD).unwrap();
         assert_eq!(t.spec.timeout_s, 60);
         assert!(t.spec.acpi_irq);
-        let plan = t.plan("v4", gsi_plan::Attribute::Present);
+        let plan = t.plan("v4", gsi_plan::Attribute::Present, policy());
         assert_eq!(plan.devices[0].gsi, Some(23));
         assert!(
             plan.devices[0].route.contains("PIRQH"),
             "{}",
             plan.devices[0].route
         );
+        assert_eq!(plan.policy, policy());
+    }
+
+    fn policy() -> gsi_plan::Policy {
+        crate::matrix::load(&crate::matrix::path())
+            .unwrap()
+            .policy()
+    }
+
+    fn shipped_plan(name: &str) -> gsi_plan::Plan {
+        load(&dir(), name)
+            .unwrap()
+            .plan("v5", gsi_plan::Attribute::Present, policy())
+    }
+
+    fn device<'p>(plan: &'p gsi_plan::Plan, name: &str) -> &'p gsi_plan::Device {
+        plan.devices
+            .iter()
+            .find(|d| d.name == name)
+            .unwrap_or_else(|| panic!("{}: no device {name}", plan.topology))
+    }
+
+    #[test]
+    fn pc_leaves_one_link_to_an_unbound_device() {
+        let plan = shipped_plan("pc");
+        // LNKA: only edu-s05 uses it, and nothing enables it at boot.
+        let lnka = device(&plan, "edu-s05");
+        assert!(lnka.link_undecided, "{lnka:?}");
+        assert!(
+            lnka.route.contains("LNKA not set up at boot"),
+            "{}",
+            lnka.route
+        );
+        // LNKB is set up for rng-s02 before the suite reads edu-s06.
+        let lnkb = device(&plan, "edu-s06");
+        assert!(!lnkb.link_undecided, "{lnkb:?}");
+        assert!(
+            lnkb.route.ends_with("LNKB set up at boot for rng-s02"),
+            "{}",
+            lnkb.route
+        );
+        // The device that set its link up is not told about itself.
+        assert!(!device(&plan, "rng-s02").route.contains("set up"));
+        // LNKS has no choice: no link named, nothing undecided.
+        assert!(!device(&plan, "edu-s01f4").link_undecided);
+        let undecided: Vec<&str> = plan
+            .devices
+            .iter()
+            .filter(|d| d.link_undecided)
+            .map(|d| d.name.as_str())
+            .collect();
+        assert_eq!(undecided, ["edu-s05"]);
+    }
+
+    #[test]
+    fn only_link_devices_with_a_choice_can_be_undecided() {
+        // PIC mode: q35's _PRT names LNKA-H; LNKG has no bound device.
+        let noapic = shipped_plan("q35-noapic");
+        assert!(device(&noapic, "edu-s06").link_undecided);
+        assert!(!device(&noapic, "rng-s03").link_undecided);
+        // Single-IRQ links (GSIA-H, GPEX GSI0-3) are fixed by the firmware.
+        for name in ["q35", "q35-intb-intd", "microvm", "microvm-ioapic2-off"] {
+            let plan = shipped_plan(name);
+            assert!(
+                plan.devices.iter().all(|d| !d.link_undecided),
+                "{name}: {:?}",
+                plan.devices
+            );
+        }
+        // The bridge is enabled for the device bound behind it, so its
+        // LNKA is set up before the unbound edu-b1s4 on it is read.
+        let bridge = shipped_plan("pc-bridge");
+        let edu = device(&bridge, "edu-b1s4");
+        assert!(!edu.link_undecided);
+        assert!(
+            edu.route.ends_with("LNKA set up at boot for bridge-s05"),
+            "{}",
+            edu.route
+        );
+        // No ACPI routing: nothing to decide.
+        assert!(shipped_plan("pc-acpi-off")
+            .devices
+            .iter()
+            .all(|d| !d.link_undecided && !d.route.contains("set up")));
+    }
+
+    #[test]
+    fn only_bound_devices_with_nothing_behind_them_are_unbound() {
+        let unbind = |topology: &str| -> Vec<String> {
+            shipped_plan(topology)
+                .devices
+                .into_iter()
+                .filter(|d| d.unbind)
+                .map(|d| d.name)
+                .collect()
+        };
+        assert_eq!(unbind("pc"), ["rng-s02", "rng-s03", "serial-s04"]);
+        // port-s06 is bound to pcieport, but rng-b1s0 sits behind it.
+        assert_eq!(
+            unbind("microvm-ioapic2-off"),
+            ["rng-s01", "serial-s02", "rng-s04", "rng-b1s0"]
+        );
+        let bridges = unbind("q35-bridges");
+        assert!(!bridges.iter().any(|d| d.contains("port")), "{bridges:?}");
+        assert!(bridges.contains(&"rng-b4s0".to_owned()), "{bridges:?}");
+        assert!(unbind("q35-intb-intd") == ["serial-s05"]);
     }
 
     #[test]

@@ -31,6 +31,9 @@ pub struct Plan {
     /// devices; `None` asserts nothing.
     #[serde(default)]
     pub irq_is_gsi: Option<bool>,
+    /// What a `gsi` read must give where a revision could answer either
+    /// way (`[policy]` in configs/matrix.toml).
+    pub policy: Policy,
     /// The devices to check, in a stable order.
     pub devices: Vec<Device>,
 }
@@ -43,6 +46,48 @@ pub enum Attribute {
     Absent,
     /// A patched revision: the file's contents are checked.
     Present,
+}
+
+/// What a read of `gsi` may answer in a state where a revision could
+/// reasonably answer either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Answer {
+    /// The GSI the routing gives, exactly.
+    Gsi,
+    /// The read fails with EAGAIN: the GSI is not known (yet, or any more).
+    Eagain,
+}
+
+impl Answer {
+    /// For messages: `the GSI` or `EAGAIN`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Answer::Gsi => "the GSI",
+            Answer::Eagain => "EAGAIN",
+        }
+    }
+}
+
+/// The revision policy the suite judges a device with a GSI by, one
+/// answer per state whose right answer is a design decision (see
+/// configs/matrix.toml for the reasons). A device without a GSI must show
+/// no number in any state; that is not a choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// An unbound, never enabled device whose GSI is decided at boot (fixed
+    /// by the firmware, or its link set up for another device): the
+    /// `gsi-before-enable` trial.
+    pub before_enable: Answer,
+    /// An unbound, never enabled device on an interrupt link that still has
+    /// a choice of IRQs ([`Device::link_undecided`]): `gsi-link-undecided`.
+    pub link_undecided: Answer,
+    /// After `echo 1 > enable` and then `echo 0 > enable` on an unbound
+    /// device: `gsi-after-disable`.
+    pub after_disable: Answer,
+    /// After the device's driver is unbound: `gsi-after-unbind`.
+    pub after_unbind: Answer,
 }
 
 /// One PCI function and what the topology says it must show.
@@ -68,6 +113,23 @@ pub struct Device {
     /// Where the expected GSI comes from, e.g. `ICH9 slot 0x1a INTA -> PIRQA`.
     #[serde(default)]
     pub route: String,
+    /// The pin goes through an ACPI interrupt link with a choice of IRQs
+    /// that no device enabled at boot uses: the IRQ is picked when the
+    /// first device on the link is enabled, so until then the GSI is not
+    /// decided ([`Policy::link_undecided`]). False: decided at boot, fixed
+    /// by the firmware or by a link set up for a device enabled at boot.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub link_undecided: bool,
+    /// The suite may unbind the device's driver to check
+    /// [`Policy::after_unbind`]: a bound device with nothing behind it
+    /// (unbinding a port's driver could disable the bridge above its
+    /// children). The trial runs after every other one.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub unbind: bool,
+}
+
+fn is_false(flag: &bool) -> bool {
+    !flag
 }
 
 impl Plan {
@@ -171,6 +233,7 @@ mod tests {
             attribute: Attribute::Present,
             acpi_irq: true,
             irq_is_gsi: Some(true),
+            policy: V5_POLICY,
             devices: vec![Device {
                 name: "rng".into(),
                 bdf: "0000:00:03.0".into(),
@@ -178,15 +241,52 @@ mod tests {
                 driver: Some("virtio-pci".into()),
                 gsi: Some(23),
                 route: "ICH9 slot 3 INTA -> PIRQH".into(),
+                link_undecided: false,
+                unbind: true,
             }],
         };
         assert_eq!(Plan::from_toml(&plan.to_toml()).unwrap(), plan);
+        let mut undecided = plan.clone();
+        undecided.devices[0].link_undecided = true;
+        undecided.devices[0].unbind = false;
+        undecided.policy.after_unbind = Answer::Eagain;
+        let text = undecided.to_toml();
+        assert!(text.contains("link_undecided = true"), "{text}");
+        assert!(!text.contains("\nunbind = "), "{text}");
+        assert!(text.contains("after_unbind = \"eagain\""), "{text}");
+        assert_eq!(Plan::from_toml(&text).unwrap(), undecided);
+    }
+
+    const V5_POLICY: Policy = Policy {
+        before_enable: Answer::Gsi,
+        link_undecided: Answer::Eagain,
+        after_disable: Answer::Gsi,
+        after_unbind: Answer::Gsi,
+    };
+
+    #[test]
+    fn the_policy_is_required_and_spelled_out() {
+        let header =
+            "revision='v4'\ntopology='q35'\nattribute='present'\nacpi_irq=true\ndevices=[]\n";
+        let err = Plan::from_toml(header).unwrap_err();
+        assert!(err.to_string().contains("policy"), "{err}");
+        let policy = "[policy]\nbefore_enable='gsi'\nlink_undecided='eagain'\nafter_disable='gsi'\nafter_unbind='gsi'\n";
+        assert_eq!(
+            Plan::from_toml(&format!("{header}{policy}"))
+                .unwrap()
+                .policy,
+            V5_POLICY
+        );
+        let err = Plan::from_toml(&format!("{header}{}", policy.replace("'eagain'", "'zero'")))
+            .unwrap_err();
+        assert!(err.to_string().contains("zero"), "{err}");
     }
 
     #[test]
     fn unknown_keys_are_rejected() {
         let err = Plan::from_toml(
-            "revision='v4'\ntopology='q35'\nattribute='present'\nacpi_irq=true\ndevices=[]\nbogus=1\n",
+            "revision='v4'\ntopology='q35'\nattribute='present'\nacpi_irq=true\ndevices=[]\nbogus=1\n\
+             [policy]\nbefore_enable='gsi'\nlink_undecided='eagain'\nafter_disable='gsi'\nafter_unbind='gsi'\n",
         )
         .unwrap_err();
         assert!(err.to_string().contains("bogus"), "{err}");

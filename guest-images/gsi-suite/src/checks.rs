@@ -5,13 +5,19 @@
 //! whose message says what was read where, and what was expected. The `gsi`
 //! files are read once, before any check runs ([`Suite::new`]), because
 //! `gsi-after-enable` changes them and `gsi` must judge the boot state.
+//!
+//! Where the right answer is a design decision (a read before enable, after
+//! disable, after unbind), the plan's [`Policy`] (configs/matrix.toml) says
+//! which: the exact GSI or EAGAIN. The checks that change the machine run
+//! after every read-only one, in [`Check::phase`] order: enable, then
+//! disable (of the devices just enabled), then unbinding drivers.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use gsi_plan::{pin_name, Attribute, Device, Plan};
+use gsi_plan::{pin_name, Answer, Attribute, Device, Plan};
 
 use crate::kernel_log::{self, Ioapic};
 use crate::system::{read_number, read_text, AttrRead, OsError, System};
@@ -24,17 +30,21 @@ pub enum Check {
     Driver,
     Gsi,
     GsiAfterEnable,
+    GsiAfterDisable,
+    GsiAfterUnbind,
     IrqOracle,
     IrqVsGsi,
 }
 
 impl Check {
-    pub const ALL: [Check; 7] = [
+    pub const ALL: [Check; 9] = [
         Check::Present,
         Check::Pin,
         Check::Driver,
         Check::Gsi,
         Check::GsiAfterEnable,
+        Check::GsiAfterDisable,
+        Check::GsiAfterUnbind,
         Check::IrqOracle,
         Check::IrqVsGsi,
     ];
@@ -46,6 +56,8 @@ impl Check {
             Check::Driver => "driver",
             Check::Gsi => "gsi",
             Check::GsiAfterEnable => "gsi-after-enable",
+            Check::GsiAfterDisable => "gsi-after-disable",
+            Check::GsiAfterUnbind => "gsi-after-unbind",
             Check::IrqOracle => "irq-oracle",
             Check::IrqVsGsi => "irq-vs-gsi",
         }
@@ -53,8 +65,9 @@ impl Check {
 
     /// The check's part of the trial name. The boot-state `gsi` check is
     /// named by the case it judges (`gsi-absent` on a revision without the
-    /// attribute, `gsi-bound`, `gsi-before-enable`, `gsi-none`), so that
-    /// expected failures can name the policy a revision gets wrong.
+    /// attribute, `gsi-bound`, `gsi-before-enable`, `gsi-link-undecided`,
+    /// `gsi-none`), so that expected failures can name the policy a
+    /// revision gets wrong.
     pub fn trial_name(self, plan: &Plan, device: &Device) -> &'static str {
         if self != Check::Gsi {
             return self.name();
@@ -65,7 +78,25 @@ impl Check {
         match (Expected::of(plan, device), device.driver.is_some()) {
             (Expected::None(_), _) => "gsi-none",
             (Expected::Gsi(_), true) => "gsi-bound",
+            (Expected::Gsi(_), false) if device.link_undecided => "gsi-link-undecided",
             (Expected::Gsi(_), false) => "gsi-before-enable",
+        }
+    }
+
+    /// When the check runs: 0 reads only; 1 enables unbound devices; 2
+    /// disables them again (after their enable); 3 unbinds drivers, last,
+    /// because an unbound device's `irq`, interrupt and driver are gone.
+    pub fn phase(self) -> u8 {
+        match self {
+            Check::Present
+            | Check::Pin
+            | Check::Driver
+            | Check::Gsi
+            | Check::IrqOracle
+            | Check::IrqVsGsi => 0,
+            Check::GsiAfterEnable => 1,
+            Check::GsiAfterDisable => 2,
+            Check::GsiAfterUnbind => 3,
         }
     }
 
@@ -77,7 +108,8 @@ impl Check {
             Check::Present | Check::Pin | Check::Driver | Check::Gsi => true,
             // Enabling a bound device fails with EBUSY, and a device without
             // a pin has nothing for enable to route.
-            Check::GsiAfterEnable => !bound && device.pin != 0,
+            Check::GsiAfterEnable | Check::GsiAfterDisable => !bound && device.pin != 0,
+            Check::GsiAfterUnbind => bound && device.unbind,
             Check::IrqOracle => bound && routed,
             Check::IrqVsGsi => plan.irq_is_gsi.is_some() && bound && routed,
         }
@@ -92,8 +124,8 @@ pub struct Trial {
     pub check: Check,
 }
 
-/// Every applicable check of every device, sorted by name: the order they
-/// run in, sequentially (`gsi-after-enable` changes the device).
+/// Every applicable check of every device, sorted by phase, then name: the
+/// order they run in, sequentially (see [`Check::phase`]).
 pub fn trials(plan: &Plan) -> Vec<Trial> {
     let mut trials: Vec<Trial> = plan
         .devices
@@ -110,7 +142,7 @@ pub fn trials(plan: &Plan) -> Vec<Trial> {
                 })
         })
         .collect();
-    trials.sort_by(|a, b| a.name.cmp(&b.name));
+    trials.sort_by(|a, b| (a.check.phase(), &a.name).cmp(&(b.check.phase(), &b.name)));
     trials
 }
 
@@ -196,6 +228,8 @@ impl Suite {
             Check::Driver => self.driver(device),
             Check::Gsi => self.gsi(device, &self.boot_gsi[trial.device]),
             Check::GsiAfterEnable => self.gsi_after_enable(device, &self.boot_gsi[trial.device]),
+            Check::GsiAfterDisable => self.gsi_after_disable(device),
+            Check::GsiAfterUnbind => self.gsi_after_unbind(device),
             Check::IrqOracle => self.irq_oracle(device),
             Check::IrqVsGsi => self.irq_vs_gsi(device),
         };
@@ -263,22 +297,7 @@ impl Suite {
 
     fn driver(&self, device: &Device) -> Result<Verdict, String> {
         let link = self.device_dir(device)?.join("driver");
-        let bound = match fs::read_link(&link) {
-            Ok(target) => Some(
-                target
-                    .file_name()
-                    .map(|name| name.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-            ),
-            Err(err) if err.kind() == io::ErrorKind::NotFound => None,
-            Err(err) => {
-                return Err(format!(
-                    "reading the link {} failed: {}",
-                    link.display(),
-                    OsError::from_io(&err)
-                ))
-            }
-        };
+        let bound = bound_driver(&link)?;
         let link = link.display();
         Ok(match (&device.driver, bound) {
             (Some(want), Some(got)) if *want == got => Verdict::Passed(format!("{link} -> {got}")),
@@ -312,42 +331,40 @@ impl Suite {
             (Expected::None(why), AttrRead::Garbage(_)) => Verdict::Failed(format!(
                 "{at} for a device without a GSI ({why}); must be absent or an error"
             )),
-            (Expected::Gsi(want), AttrRead::Number(n)) if *n == want => {
+            (Expected::Gsi(want), AttrRead::Number(n)) if device.driver.is_some() && *n == want => {
                 Verdict::Passed(format!("{at}{route}"))
             }
             (Expected::Gsi(want), _) if device.driver.is_some() => {
                 Verdict::Failed(format!("{at}, expected {want}{route} (driver bound)"))
             }
-            (Expected::Gsi(want), AttrRead::Error(err)) if err.is(libc::EAGAIN) => {
-                Verdict::Passed(format!(
-                    "{at}: not known yet before enable (expected {want}{route} once enabled)"
-                ))
+            // Unbound and never enabled: the answer is a policy decision.
+            (Expected::Gsi(want), _) => {
+                let (key, answer) = if device.link_undecided {
+                    ("link_undecided", self.plan.policy.link_undecided)
+                } else {
+                    ("before_enable", self.plan.policy.before_enable)
+                };
+                let why = if device.link_undecided {
+                    "no device on its interrupt link has been enabled, so the link has not chosen its IRQ"
+                } else {
+                    "never enabled, its GSI decided at boot"
+                };
+                judge(&at, boot, want, &route, why, key, answer)
             }
-            (Expected::Gsi(want), AttrRead::Number(0)) => Verdict::Failed(format!(
-                "{at} on an unbound device, expected {want}{route} or EAGAIN (not known yet); 0 reads as \"no GSI\""
-            )),
-            (Expected::Gsi(want), _) => Verdict::Failed(format!(
-                "{at} on an unbound device, expected {want}{route} or EAGAIN (not known yet)"
-            )),
         })
     }
 
     fn gsi_after_enable(&self, device: &Device, boot: &AttrRead) -> Result<Verdict, String> {
         let dir = self.device_dir(device)?;
         let enable = dir.join("enable");
-        OpenOptions::new()
-            .write(true)
-            .open(&enable)
-            .and_then(|mut file| file.write_all(b"1"))
-            .map_err(|err| {
-                let err = OsError::from_io(&err);
-                let hint = if err.is(libc::EBUSY) {
-                    " (a driver is bound; the plan says none)"
-                } else {
-                    ""
-                };
-                format!("writing 1 to {} failed: {err}{hint}", enable.display())
-            })?;
+        write_file(&enable, "1").map_err(|err| {
+            let hint = if err.is(libc::EBUSY) {
+                " (a driver is bound; the plan says none)"
+            } else {
+                ""
+            };
+            format!("writing 1 to {} failed: {err}{hint}", enable.display())
+        })?;
 
         let path = dir.join("gsi");
         let after = AttrRead::read(&path);
@@ -372,6 +389,109 @@ impl Suite {
             },
             (Expected::Gsi(want), _) => Verdict::Failed(format!("{at}, expected {want}{route}")),
         })
+    }
+
+    /// `echo 0 > enable` after `gsi-after-enable`'s `echo 1`: the kernel
+    /// disables the device (`acpi_pci_irq_disable()`) once no one else
+    /// holds it enabled; a bridge stays enabled for the devices behind it.
+    fn gsi_after_disable(&self, device: &Device) -> Result<Verdict, String> {
+        let dir = self.device_dir(device)?;
+        let enable = dir.join("enable");
+        write_file(&enable, "0").map_err(|err| {
+            let hint = if err.is(libc::EIO) {
+                " (the device is not enabled: did gsi-after-enable fail?)"
+            } else {
+                ""
+            };
+            format!("writing 0 to {} failed: {err}{hint}", enable.display())
+        })?;
+        let count = read_text(&enable)?;
+        let state = if count == "0" {
+            "disabled".to_owned()
+        } else {
+            format!("still enabled (enable = {count}, held for the devices behind it)")
+        };
+        let path = dir.join("gsi");
+        let after = AttrRead::read(&path);
+        let at = format!(
+            "{} {} after writing 0 to enable ({state})",
+            path.display(),
+            after.describe()
+        );
+        Ok(self.judge_after(
+            device,
+            &at,
+            &after,
+            "disabled again",
+            "after_disable",
+            self.plan.policy.after_disable,
+        ))
+    }
+
+    /// Unbinds the driver through /sys/bus/pci/drivers/<driver>/unbind and
+    /// reads `gsi`: the driver's remove disables the device, which runs
+    /// `acpi_pci_irq_disable()`. Nothing is rebound: this phase runs last.
+    fn gsi_after_unbind(&self, device: &Device) -> Result<Verdict, String> {
+        let dir = self.device_dir(device)?;
+        let link = dir.join("driver");
+        let Some(driver) = bound_driver(&link)? else {
+            return Err(format!(
+                "{} is absent: no driver bound, nothing to unbind (the plan says {})",
+                link.display(),
+                device.driver.as_deref().unwrap_or("none")
+            ));
+        };
+        let unbind = self.system.pci_driver(&driver).join("unbind");
+        // The kernel's unbind_store() detaches the driver before the write
+        // returns, and fails it (ENODEV) when the device is not bound to it.
+        write_file(&unbind, &device.bdf).map_err(|err| {
+            format!(
+                "writing {} to {} failed: {err}",
+                device.bdf,
+                unbind.display()
+            )
+        })?;
+        let path = dir.join("gsi");
+        let after = AttrRead::read(&path);
+        let at = format!(
+            "{} {} after unbinding {driver} ({})",
+            path.display(),
+            after.describe(),
+            unbind.display()
+        );
+        Ok(self.judge_after(
+            device,
+            &at,
+            &after,
+            "its driver unbound",
+            "after_unbind",
+            self.plan.policy.after_unbind,
+        ))
+    }
+
+    /// A read after the device was disabled or unbound: a device without a
+    /// GSI still shows no number; one with a GSI answers as the policy says.
+    fn judge_after(
+        &self,
+        device: &Device,
+        at: &str,
+        read: &AttrRead,
+        why: &str,
+        key: &str,
+        answer: Answer,
+    ) -> Verdict {
+        if self.plan.attribute == Attribute::Absent {
+            return absent_on_baseline(&self.plan, at, read);
+        }
+        match (Expected::of(&self.plan, device), read) {
+            (Expected::None(why), AttrRead::Absent | AttrRead::Error(_)) => {
+                Verdict::Passed(format!("{at}: no GSI ({why})"))
+            }
+            (Expected::None(why), _) => Verdict::Failed(format!(
+                "{at} for a device without a GSI ({why}); must be absent or an error"
+            )),
+            (Expected::Gsi(want), _) => judge(at, read, want, &route(device), why, key, answer),
+        }
     }
 
     /// The kernel's own view of the GSI: IOAPIC GSI base + pin, from sysfs,
@@ -502,6 +622,70 @@ impl Suite {
     fn chip_of(&self, irq: u32) -> Result<String, String> {
         read_text(&self.system.irq(irq).join("chip_name"))
     }
+}
+
+/// Judges a read of a device with a GSI in a state whose answer the policy
+/// decides: `key = answer` in `[policy]`, `why` says what state the device
+/// is in, for the message.
+fn judge(
+    at: &str,
+    read: &AttrRead,
+    want: u32,
+    route: &str,
+    why: &str,
+    key: &str,
+    answer: Answer,
+) -> Verdict {
+    let policy = format!("policy {key} = {}", answer.describe());
+    match (answer, read) {
+        (Answer::Gsi, AttrRead::Number(n)) if *n == want => {
+            Verdict::Passed(format!("{at}{route}: {why}; {policy}"))
+        }
+        (Answer::Eagain, AttrRead::Error(err)) if err.is(libc::EAGAIN) => Verdict::Passed(format!(
+            "{at}: {why}, not known ({policy}; {want}{route} once decided)"
+        )),
+        (Answer::Gsi, AttrRead::Number(0)) => Verdict::Failed(format!(
+            "{at}, expected {want}{route}: {why}; {policy}; 0 reads as \"no GSI\""
+        )),
+        (Answer::Gsi, _) => {
+            Verdict::Failed(format!("{at}, expected {want}{route}: {why}; {policy}"))
+        }
+        (Answer::Eagain, AttrRead::Number(_)) => Verdict::Failed(format!(
+            "{at}, expected EAGAIN: {why}, so a number means the read decided it \
+             (allocated a link) or kept a value from before; {policy} ({want}{route} once decided)"
+        )),
+        (Answer::Eagain, _) => Verdict::Failed(format!(
+            "{at}, expected EAGAIN: {why}; {policy} ({want}{route} once decided)"
+        )),
+    }
+}
+
+/// The name of the driver `link` (a device's `driver` symlink) points to,
+/// or `None` when no driver is bound.
+fn bound_driver(link: &Path) -> Result<Option<String>, String> {
+    match fs::read_link(link) {
+        Ok(target) => Ok(Some(
+            target
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        )),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(format!(
+            "reading the link {} failed: {}",
+            link.display(),
+            OsError::from_io(&err)
+        )),
+    }
+}
+
+/// One write(2) of `text` to an existing sysfs file, as `echo -n` does.
+fn write_file(path: &Path, text: &str) -> Result<(), OsError> {
+    OpenOptions::new()
+        .write(true)
+        .open(path)
+        .and_then(|mut file| file.write_all(text.as_bytes()))
+        .map_err(|err| OsError::from_io(&err))
 }
 
 /// Baseline: the attribute must not exist, whatever the device.

@@ -1,6 +1,7 @@
 //! `/bin/gsi-suite`: loads the plan, snapshots the `gsi` files and the
 //! sysfs dump (printed after BEGIN, see [`gsi_suite::dump`]), and runs one
-//! libtest-mimic trial per check, sequentially and in name order, printing
+//! libtest-mimic trial per check, sequentially in the order
+//! [`checks::trials`] gives (read-only checks first, by name), printing
 //! the protocol lines around libtest's own output. A TRIAL line starts with
 //! a newline because libtest has already printed `test <name> ... ` on the
 //! current line when the trial runs.

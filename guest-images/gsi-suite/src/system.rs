@@ -47,6 +47,11 @@ impl System {
         self.sys.join("bus/pci/devices").join(bdf)
     }
 
+    /// `/sys/bus/pci/drivers/<driver>` (its `bind` and `unbind` files).
+    pub fn pci_driver(&self, driver: &str) -> PathBuf {
+        self.sys.join("bus/pci/drivers").join(driver)
+    }
+
     /// `/sys/kernel/irq/<irq>` (CONFIG_SPARSE_IRQ, always on x86_64).
     pub fn irq(&self, irq: u32) -> PathBuf {
         self.sys.join("kernel/irq").join(irq.to_string())

@@ -30,7 +30,8 @@ fn protocol_lines(output: &Output) -> Vec<String> {
         .collect()
 }
 
-const HEADER: &str = "revision = 'v5'\ntopology = 'q35'\nattribute = 'present'\nacpi_irq = true\n";
+const HEADER: &str = "revision = 'v5'\ntopology = 'q35'\nattribute = 'present'\nacpi_irq = true\n\
+    policy = { before_enable = 'gsi', link_undecided = 'eagain', after_disable = 'gsi', after_unbind = 'gsi' }\n";
 
 #[test]
 fn zero_trials_fail() {

@@ -4,7 +4,7 @@ use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
-use gsi_plan::{Attribute, Device, Plan};
+use gsi_plan::{Answer, Attribute, Device, Plan, Policy};
 use tempfile::TempDir;
 
 use super::*;
@@ -94,8 +94,18 @@ fn device(pin: u8, driver: Option<&str>, gsi: Option<u32>) -> Device {
         driver: driver.map(Into::into),
         gsi,
         route: ROUTE.into(),
+        link_undecided: false,
+        unbind: driver.is_some(),
     }
 }
+
+/// v5's documented ABI, as configs/matrix.toml states it.
+const POLICY: Policy = Policy {
+    before_enable: Answer::Gsi,
+    link_undecided: Answer::Eagain,
+    after_disable: Answer::Gsi,
+    after_unbind: Answer::Gsi,
+};
 
 fn plan(attribute: Attribute, devices: Vec<Device>) -> Plan {
     Plan {
@@ -104,6 +114,7 @@ fn plan(attribute: Attribute, devices: Vec<Device>) -> Plan {
         attribute,
         acpi_irq: true,
         irq_is_gsi: None,
+        policy: POLICY,
         devices,
     }
 }
@@ -151,7 +162,7 @@ fn unbound() -> Device {
 }
 
 #[test]
-fn trials_are_named_sorted_and_chosen_per_device() {
+fn trials_are_named_chosen_per_device_and_sorted_by_phase() {
     let mut plan = plan(
         Attribute::Present,
         vec![
@@ -185,13 +196,28 @@ fn trials_are_named_sorted_and_chosen_per_device() {
             "testdev::pin",
             "testdev::present",
             "usb::driver",
-            "usb::gsi-after-enable",
             "usb::gsi-before-enable",
             "usb::pin",
             "usb::present",
+            // Then the ones that change the machine: enable, disable, unbind.
+            "usb::gsi-after-enable",
+            "usb::gsi-after-disable",
+            "rng::gsi-after-unbind",
         ]
     );
     assert_eq!(trials(&plan)[0].device, 1);
+
+    // An undecided link names the boot check; a bound device the plan
+    // keeps bound (a port with children) gets no unbind trial.
+    plan.devices[0].link_undecided = true;
+    plan.devices[1].unbind = false;
+    let names: Vec<String> = trials(&plan).into_iter().map(|t| t.name).collect();
+    assert!(
+        names.contains(&"usb::gsi-link-undecided".to_owned()),
+        "{names:?}"
+    );
+    assert!(!names.iter().any(|n| n.ends_with("::gsi-before-enable")));
+    assert!(!names.iter().any(|n| n.ends_with("::gsi-after-unbind")));
 }
 
 #[test]
@@ -415,30 +441,95 @@ fn no_gsi_must_be_explicit() {
 }
 
 #[test]
-fn gsi_of_an_unbound_device_is_known_or_eagain() {
+fn gsi_of_an_unbound_device_decided_at_boot_follows_the_policy() {
     let fake = Fake::new();
     fake.device(1, None, 0, Some("23\n"));
     let suite = Suite::new(plan(Attribute::Present, vec![unbound()]), fake.system());
     let dev = &suite.plan.devices[0];
+    let message = passed(suite.gsi(dev, &AttrRead::Number(23)).unwrap());
+    assert!(
+        message.contains("never enabled, its GSI decided at boot; policy before_enable = the GSI"),
+        "{message}"
+    );
+    // EAGAIN is what a cache filled at enable reads: wrong here.
     let eagain = AttrRead::Error(OsError::from_errno(libc::EAGAIN));
-    let message = passed(suite.gsi(dev, &eagain).unwrap());
-    assert!(message.contains("read fails with EAGAIN"), "{message}");
-    assert!(message.contains("not known yet"), "{message}");
-    passed(suite.gsi(dev, &AttrRead::Number(23)).unwrap());
-
+    let message = failed(suite.gsi(dev, &eagain).unwrap());
+    assert!(
+        message.contains(
+            "read fails with EAGAIN (Resource temporarily unavailable) at boot, expected 23"
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains("policy before_enable = the GSI"),
+        "{message}"
+    );
     let message = failed(suite.gsi(dev, &AttrRead::Number(0)).unwrap());
-    assert!(
-        message.contains("= 0 at boot on an unbound device, expected 23"),
-        "{message}"
-    );
+    assert!(message.contains("= 0 at boot, expected 23"), "{message}");
+    assert!(message.contains("0 reads as \"no GSI\""), "{message}");
     let message = failed(suite.gsi(dev, &AttrRead::Number(22)).unwrap());
-    assert!(
-        message.contains("= 22 at boot on an unbound device"),
-        "{message}"
-    );
+    assert!(message.contains("= 22 at boot, expected 23"), "{message}");
     let eio = AttrRead::Error(OsError::from_errno(libc::EIO));
     failed(suite.gsi(dev, &eio).unwrap());
     failed(suite.gsi(dev, &AttrRead::Absent).unwrap());
+
+    // A policy that says "not known before enable" turns it round.
+    let mut eagain_policy = plan(Attribute::Present, vec![unbound()]);
+    eagain_policy.policy.before_enable = Answer::Eagain;
+    let suite = Suite::new(eagain_policy, fake.system());
+    let dev = &suite.plan.devices[0];
+    passed(suite.gsi(dev, &eagain).unwrap());
+    let message = failed(suite.gsi(dev, &AttrRead::Number(23)).unwrap());
+    assert!(message.contains("expected EAGAIN"), "{message}");
+}
+
+#[test]
+fn gsi_on_an_undecided_link_must_not_be_decided_by_the_read() {
+    let fake = Fake::new();
+    fake.device(1, None, 0, None);
+    let undecided = Device {
+        link_undecided: true,
+        ..unbound()
+    };
+    let suite = Suite::new(
+        plan(Attribute::Present, vec![undecided.clone()]),
+        fake.system(),
+    );
+    let dev = &suite.plan.devices[0];
+    assert_eq!(
+        Check::Gsi.trial_name(&suite.plan, dev),
+        "gsi-link-undecided"
+    );
+    let eagain = AttrRead::Error(OsError::from_errno(libc::EAGAIN));
+    let message = passed(suite.gsi(dev, &eagain).unwrap());
+    assert!(
+        message.contains("has not chosen its IRQ, not known"),
+        "{message}"
+    );
+    assert!(
+        message.contains("policy link_undecided = EAGAIN"),
+        "{message}"
+    );
+    // The right number is still wrong: only allocating the link gives it.
+    let message = failed(suite.gsi(dev, &AttrRead::Number(23)).unwrap());
+    assert!(
+        message.contains("= 23 at boot, expected EAGAIN"),
+        "{message}"
+    );
+    assert!(message.contains("allocated a link"), "{message}");
+    failed(suite.gsi(dev, &AttrRead::Absent).unwrap());
+    let enxio = AttrRead::Error(OsError::from_errno(libc::ENXIO));
+    failed(suite.gsi(dev, &enxio).unwrap());
+
+    let mut choose = plan(Attribute::Present, vec![undecided]);
+    choose.policy.link_undecided = Answer::Gsi;
+    let suite = Suite::new(choose, fake.system());
+    passed(
+        suite
+            .gsi(&suite.plan.devices[0], &AttrRead::Number(23))
+            .unwrap(),
+    );
+    failed(suite.gsi(&suite.plan.devices[0], &eagain).unwrap());
 }
 
 #[test]
@@ -534,6 +625,187 @@ fn gsi_after_enable_reports_a_failed_enable() {
     ));
     assert!(message.contains("writing 1 to "), "{message}");
     assert!(message.contains("EISDIR"), "{message}");
+}
+
+#[test]
+fn gsi_after_disable() {
+    let fake = Fake::new();
+    fake.device(1, None, 0, Some("23\n"));
+    fs::write(fake.dev().join("enable"), "1\n").unwrap();
+    let message = passed(run(
+        &fake,
+        plan(Attribute::Present, vec![unbound()]),
+        Check::GsiAfterDisable,
+    ));
+    assert!(
+        message.contains("/gsi = 23 after writing 0 to enable (disabled)"),
+        "{message}"
+    );
+    assert!(
+        message.contains("policy after_disable = the GSI"),
+        "{message}"
+    );
+    let enable = fs::read_to_string(fake.dev().join("enable")).unwrap();
+    assert!(enable.starts_with('0'), "{enable:?}");
+
+    fs::write(fake.dev().join("gsi"), "0\n").unwrap();
+    let message = failed(run(
+        &fake,
+        plan(Attribute::Present, vec![unbound()]),
+        Check::GsiAfterDisable,
+    ));
+    assert!(
+        message.contains("= 0 after writing 0 to enable"),
+        "{message}"
+    );
+    assert!(message.contains("expected 23"), "{message}");
+
+    let mut forget = plan(Attribute::Present, vec![unbound()]);
+    forget.policy.after_disable = Answer::Eagain;
+    fs::write(fake.dev().join("gsi"), "23\n").unwrap();
+    let message = failed(run(&fake, forget, Check::GsiAfterDisable));
+    assert!(message.contains("expected EAGAIN"), "{message}");
+
+    // Without a GSI, no number may show up after disable either.
+    let mut no_acpi = plan(Attribute::Present, vec![unbound()]);
+    no_acpi.acpi_irq = false;
+    let message = failed(run(&fake, no_acpi.clone(), Check::GsiAfterDisable));
+    assert!(message.contains("for a device without a GSI"), "{message}");
+    fs::remove_file(fake.dev().join("gsi")).unwrap();
+    passed(run(&fake, no_acpi, Check::GsiAfterDisable));
+    passed(run(
+        &fake,
+        plan(Attribute::Absent, vec![unbound()]),
+        Check::GsiAfterDisable,
+    ));
+}
+
+#[test]
+fn gsi_after_disable_reports_a_failed_write() {
+    let fake = Fake::new();
+    fake.device(1, None, 0, Some("23\n"));
+    fs::remove_file(fake.dev().join("enable")).unwrap();
+    fs::create_dir(fake.dev().join("enable")).unwrap();
+    let message = failed(run(
+        &fake,
+        plan(Attribute::Present, vec![unbound()]),
+        Check::GsiAfterDisable,
+    ));
+    assert!(message.contains("writing 0 to "), "{message}");
+    assert!(message.contains("EISDIR"), "{message}");
+}
+
+#[test]
+fn reads_after_disable_and_unbind_follow_the_policy() {
+    let fake = Fake::new();
+    fake.device(1, None, 0, None);
+    let suite = Suite::new(plan(Attribute::Present, vec![bound()]), fake.system());
+    let dev = &suite.plan.devices[0];
+    let eagain = AttrRead::Error(OsError::from_errno(libc::EAGAIN));
+    // A value cleared at disable reads EAGAIN; v5 keeps the GSI.
+    let message = failed(suite.judge_after(
+        dev,
+        "gsi read fails with EAGAIN after unbind",
+        &eagain,
+        "its driver unbound",
+        "after_unbind",
+        Answer::Gsi,
+    ));
+    assert!(
+        message.contains("expected 23 (ICH9 slot 0x03 INTA -> PIRQH): its driver unbound; policy after_unbind = the GSI"),
+        "{message}"
+    );
+    passed(suite.judge_after(
+        dev,
+        "gsi = 23",
+        &AttrRead::Number(23),
+        "its driver unbound",
+        "after_unbind",
+        Answer::Gsi,
+    ));
+    passed(suite.judge_after(
+        dev,
+        "gsi read fails with EAGAIN",
+        &eagain,
+        "disabled again",
+        "after_disable",
+        Answer::Eagain,
+    ));
+    let message = failed(suite.judge_after(
+        dev,
+        "gsi = 22",
+        &AttrRead::Number(22),
+        "disabled again",
+        "after_disable",
+        Answer::Eagain,
+    ));
+    assert!(message.contains("kept a value from before"), "{message}");
+}
+
+#[test]
+fn gsi_after_unbind() {
+    let fake = Fake::new();
+    fake.device(1, Some("virtio-pci"), 23, Some("23\n"));
+    fake.write("bus/pci/drivers/virtio-pci/unbind", "");
+    let unbind = fake.sys.join("bus/pci/drivers/virtio-pci/unbind");
+    let message = passed(run(
+        &fake,
+        plan(Attribute::Present, vec![bound()]),
+        Check::GsiAfterUnbind,
+    ));
+    assert_eq!(fs::read_to_string(&unbind).unwrap(), BDF);
+    assert!(
+        message.contains(&format!(
+            "/gsi = 23 after unbinding virtio-pci ({})",
+            unbind.display()
+        )),
+        "{message}"
+    );
+    assert!(
+        message.contains("policy after_unbind = the GSI"),
+        "{message}"
+    );
+
+    // Forgotten at unbind: EAGAIN can only be faked through judge_after
+    // (reads_after_disable_and_unbind_follow_the_policy); 0 is a number.
+    fs::write(fake.dev().join("gsi"), "0\n").unwrap();
+    let message = failed(run(
+        &fake,
+        plan(Attribute::Present, vec![bound()]),
+        Check::GsiAfterUnbind,
+    ));
+    assert!(
+        message.contains("= 0 after unbinding virtio-pci"),
+        "{message}"
+    );
+
+    // Nothing bound: nothing to unbind.
+    fs::remove_file(fake.dev().join("driver")).unwrap();
+    let message = failed(run(
+        &fake,
+        plan(Attribute::Present, vec![bound()]),
+        Check::GsiAfterUnbind,
+    ));
+    assert!(
+        message.contains("no driver bound, nothing to unbind (the plan says virtio-pci)"),
+        "{message}"
+    );
+}
+
+#[test]
+fn gsi_after_unbind_reports_a_failed_unbind() {
+    // No unbind file (a driver that suppresses its bind attributes).
+    let fake = Fake::new();
+    fake.device(1, Some("pcieport"), 23, Some("23\n"));
+    let message = failed(run(
+        &fake,
+        plan(Attribute::Present, vec![bound()]),
+        Check::GsiAfterUnbind,
+    ));
+    assert!(
+        message.contains("drivers/pcieport/unbind failed: ENOENT"),
+        "{message}"
+    );
 }
 
 const KMSG: &str = "\
