@@ -17,6 +17,7 @@ pub mod config;
 pub mod console;
 pub mod cpio;
 pub mod differential;
+pub mod git_range;
 pub mod guest;
 pub mod junit;
 pub mod kernel;

@@ -22,7 +22,9 @@ pub struct Args {
     /// Profile from configs/matrix.toml (default: its default_profile).
     #[arg(long, short)]
     pub profile: Option<String>,
-    /// Only these revisions (repeatable); overrides the profile's list.
+    /// Only these revisions (repeatable); overrides the profile's list. A
+    /// revision may also be a range of your own git tree:
+    /// NAME=/path/to/linux:BASE..BRANCH (exported with git format-patch).
     #[arg(long = "revision", short = 'r', value_name = "REV")]
     pub revisions: Vec<String>,
     /// Only these topologies (repeatable); overrides the profile's list.
@@ -104,10 +106,9 @@ pub fn select(
     if topo_names.iter().any(|t| t == "*") {
         topo_names = topology::known(&topo_dir);
     }
-    let series = revision::series_dir();
     let revisions = rev_names
         .iter()
-        .map(|r| revision::load(&series, r))
+        .map(|r| load_revision(r))
         .collect::<Result<Vec<_>>>()?;
     let topologies = topo_names
         .iter()
@@ -118,6 +119,16 @@ pub fn select(
         revisions,
         topologies,
     })
+}
+
+/// A shipped revision by name, or a git range `NAME=TREE:BASE..BRANCH`
+/// ([`crate::git_range`]).
+pub fn load_revision(word: &str) -> Result<Revision> {
+    let series = revision::series_dir();
+    if crate::git_range::is_range(word) {
+        return crate::git_range::load(word, &revision::known(&series));
+    }
+    revision::load(&series, word)
 }
 
 pub fn cores() -> usize {
@@ -225,7 +236,18 @@ pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
             match built {
                 Ok(b) => {
                     if b.cached {
-                        reporter.note(format!("build {}: cached kernel {}", rev.name, b.key));
+                        let dir = b.bzimage.parent().and_then(|d| d.file_name());
+                        let dir = dir.map(|d| d.to_string_lossy().to_string());
+                        let other = match dir {
+                            Some(d) if !d.starts_with(&format!("{}-", rev.slug())) => {
+                                format!(" (the same patches, built as {d})")
+                            }
+                            _ => String::new(),
+                        };
+                        reporter.note(format!(
+                            "build {}: cached kernel {}{other}",
+                            rev.name, b.key
+                        ));
                     }
                     let mut chosen = accel.lock().unwrap();
                     if chosen.is_none() {
