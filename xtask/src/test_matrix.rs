@@ -239,7 +239,7 @@ pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
                         let dir = b.bzimage.parent().and_then(|d| d.file_name());
                         let dir = dir.map(|d| d.to_string_lossy().to_string());
                         let other = match dir {
-                            Some(d) if !d.starts_with(&format!("{}-", rev.slug())) => {
+                            Some(d) if d != format!("{}-{}", rev.slug(), b.key) => {
                                 format!(" (the same patches, built as {d})")
                             }
                             _ => String::new(),
