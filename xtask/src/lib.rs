@@ -30,6 +30,7 @@ pub mod progress;
 pub mod qemu;
 pub mod report;
 pub mod report_cmd;
+pub mod results;
 pub mod revision;
 pub mod routing;
 pub mod shard;
