@@ -55,11 +55,15 @@ fn touched(rev: &revision::Revision) -> Vec<String> {
     files
 }
 
-/// Removes the tree `prepare` made for `name` (test revisions only).
+/// Removes the tree `prepare` made for `name` and what it keeps beside it
+/// (test revisions only: nothing of theirs stays in the shared cache).
 fn forget_tree(pin: &xtask::pin::Pin, name: &str) {
     let trees = xtask::work_dir().join("trees").join(&pin.key);
     let _ = std::fs::remove_dir_all(trees.join(name));
-    let _ = std::fs::remove_file(trees.join(format!("{name}.applied.toml")));
+    let _ = std::fs::remove_dir_all(trees.join(format!(".{name}.keep")));
+    for file in ["applied.toml", "lock"] {
+        let _ = std::fs::remove_file(trees.join(format!("{name}.{file}")));
+    }
     git(&pin.repo, &["worktree", "prune"]);
 }
 
@@ -155,4 +159,5 @@ fn a_git_range_of_v5_is_v5() {
     let trees = xtask::work_dir().join("trees").join(&pin.key);
     assert!(!trees.join(&broken).exists(), "a half-applied tree is left");
     assert!(!git(&pin.repo, &["worktree", "list"]).contains(&broken));
+    forget_tree(&pin, &broken);
 }
