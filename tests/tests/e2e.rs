@@ -1,7 +1,8 @@
 //! End to end, for real: the smoke profile fetches the pinned kernel,
 //! applies baseline and v4 with `git am`, builds both, boots them under
 //! QEMU on q35 and microvm and runs the in-guest suite. Then the same run
-//! again must build nothing.
+//! again must build nothing and boot nothing (every result is reused), and
+//! once more with `--rerun` must boot everything again.
 //!
 //! Minutes of work on a cold cache, so `#[ignore]`d in a plain `cargo
 //! test`; `cargo xtask ci` (and .ci/run) runs them.
@@ -11,10 +12,20 @@ use xtask::progress::{Event, Progress, Reporter};
 use xtask::report::{Report, Run};
 use xtask::test_matrix::{run_with, Args};
 
-fn smoke(json: &std::path::Path, reporter: &Reporter) -> Report {
+fn smoke(json: &std::path::Path, extra: &[&str], reporter: &Reporter) -> Report {
     let json = json.display().to_string();
-    let args = Args::from_words(&["--profile", "smoke", "--json", &json]).unwrap();
+    let mut words = vec!["--profile", "smoke", "--json", &json];
+    words.extend_from_slice(extra);
+    let args = Args::from_words(&words).unwrap();
     run_with(&args, reporter).expect("the smoke pipeline runs")
+}
+
+/// The events of one run of `f`, collected.
+fn events_of(f: impl FnOnce(&Reporter) -> Report) -> (Report, Vec<Event>) {
+    let (reporter, events) = Reporter::collecting();
+    let report = f(&reporter);
+    drop(reporter);
+    (report, events.try_iter().collect())
 }
 
 fn run<'a>(report: &'a Report, revision: &str, topology: &str) -> &'a Run {
@@ -43,8 +54,9 @@ fn outcome(run: &Run, trial: &str) -> Outcome {
 fn smoke_profile_patches_builds_boots_and_tests() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("smoke.json");
+    // Booted for real, whatever earlier runs left to reuse.
     let progress = Progress::start();
-    let report = smoke(&json, &progress.reporter());
+    let report = smoke(&json, &["--rerun"], &progress.reporter());
     progress.finish();
     println!("{}", report.table());
 
@@ -123,18 +135,73 @@ fn smoke_profile_patches_builds_boots_and_tests() {
     assert_eq!(outcome(microvm, "rng-s01::irq-vs-gsi"), Outcome::Passed);
     assert_eq!(outcome(microvm, "rng-s01::irq-oracle"), Outcome::Passed);
 
-    // Nothing changed: the second run builds nothing.
-    let (reporter, events) = Reporter::collecting();
-    let again = smoke(&json, &reporter);
-    drop(reporter);
-    let builds: Vec<Event> = events
-        .try_iter()
+    // Nothing changed: the second run builds nothing and boots nothing;
+    // every result is the first run's, with its log copied into this run's.
+    let (again, events) = events_of(|r| smoke(&json, &[], r));
+    let builds: Vec<&Event> = events
+        .iter()
         .filter(|e| matches!(e, Event::BuildStart { .. }))
         .collect();
     assert!(builds.is_empty(), "a warm run rebuilt: {builds:?}");
+    let boots: Vec<&Event> = events
+        .iter()
+        .filter(|e| matches!(e, Event::BootStart { .. }))
+        .collect();
+    assert!(boots.is_empty(), "a warm run booted: {boots:?}");
+    let reused = events
+        .iter()
+        .filter(|e| matches!(e, Event::BootReused { .. }))
+        .count();
+    assert_eq!(reused, 4, "{events:?}");
+    println!("{}", again.table());
+    assert!(again.table().contains("(reused)"), "{}", again.table());
+    let first_dir = |r: &Run| {
+        std::path::Path::new(&r.log)
+            .ancestors()
+            .nth(2)
+            .and_then(|d| d.file_name())
+            .map(|d| d.to_string_lossy().to_string())
+    };
+    for r in &again.runs {
+        let booted = run(&report, &r.revision, &r.topology);
+        assert_eq!(r.reused_from, first_dir(booted), "{r:#?}");
+        assert_eq!(r.verdict, booted.verdict);
+        assert_eq!(r.trials, booted.trials);
+        assert_ne!(
+            r.log, booted.log,
+            "the reused log is copied into this run's"
+        );
+        let log = xtask::project_root().join(&r.log);
+        let log = if log.is_file() {
+            log
+        } else {
+            r.log.clone().into()
+        };
+        assert_eq!(
+            std::fs::read(&log).unwrap(),
+            std::fs::read(xtask::project_root().join(&booted.log))
+                .or_else(|_| std::fs::read(&booted.log))
+                .unwrap()
+        );
+    }
+    let value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(value["schema"], xtask::report::SCHEMA);
+    assert!(value["runs"][0]["reused_from"].is_string(), "{value}");
+    let junit = xtask::junit::render(&again, &[]).unwrap();
+    assert_eq!(junit.matches("name=\"reused-from\"").count(), 4, "{junit}");
+
+    // --rerun: every pair boots again, nothing is reused.
+    let (fresh, events) = events_of(|r| smoke(&json, &["--rerun"], r));
+    let boots = events
+        .iter()
+        .filter(|e| matches!(e, Event::BootStart { .. }))
+        .count();
+    assert_eq!(boots, 4, "{events:?}");
+    assert!(fresh.runs.iter().all(|r| r.reused_from.is_none()));
     assert!(
-        again.runs.iter().all(|r| r.verdict.is_success()),
+        fresh.runs.iter().all(|r| r.verdict.is_success()),
         "{}",
-        again.table()
+        fresh.table()
     );
 }

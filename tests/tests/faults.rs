@@ -345,6 +345,8 @@ fn fault_matrix() -> &'static FaultMatrix {
                 "2",
                 "--json",
                 &json,
+                // Every fault provoked now, not a stored earlier result.
+                "--rerun",
             ],
             &[],
         );
@@ -465,7 +467,16 @@ fn qemu_killed_mid_boot_is_named() {
     let scratch = Scratch::new();
     let json = scratch.json().display().to_string();
     let child = scratch.spawn(
-        &["test-matrix", "-r", REV, "-t", "q35", "--json", &json],
+        &[
+            "test-matrix",
+            "-r",
+            REV,
+            "-t",
+            "q35",
+            "--json",
+            &json,
+            "--rerun",
+        ],
         &[],
     );
     let mut qemu = None;
@@ -501,7 +512,8 @@ fn sigint_and_sigterm_during_boots_stop_every_child_and_exit_130() {
     let scratch = Scratch::new();
     let args = ["test-matrix", "-r", REV, "-t", "q35"];
     for sig in ["-INT", "-TERM"] {
-        let child = scratch.spawn(&args, &[]);
+        // --rerun: a QEMU must run to be interrupted.
+        let child = scratch.spawn(&[&args[..], &["--rerun"]].concat(), &[]);
         let pid = child.id();
         assert!(
             wait_for(Duration::from_secs(300), || qemu_of(&scratch).is_some()),
@@ -652,7 +664,16 @@ fn two_runs_at_once_both_pass_with_whole_logs() {
         .map(|json| {
             let json = json.display().to_string();
             scratch.spawn(
-                &["test-matrix", "-r", REV, "-t", "q35", "--json", &json],
+                &[
+                    "test-matrix",
+                    "-r",
+                    REV,
+                    "-t",
+                    "q35",
+                    "--json",
+                    &json,
+                    "--rerun",
+                ],
                 &[],
             )
         })

@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 pub struct Args {
     /// Topology name (a file in configs/topologies/).
     pub topology: String,
-    /// Revision whose kernel to boot.
+    /// Revision whose kernel to boot (or NAME=/path/to/linux:BASE..BRANCH).
     #[arg(long, short, default_value = "v4")]
     pub revision: String,
     /// Start a busybox shell in the guest instead of the suite.

@@ -25,16 +25,44 @@ pub struct Build {
     pub cached: bool,
 }
 
-/// The cache key of `rev` built on `pin` with the pin's config.
+/// The cache key of `rev` built on `pin` with the pin's config: the
+/// series enters by its diffs alone ([`Revision::source_hash`]), so a
+/// reworded message, or the same patches under another name (a git
+/// range), finds the kernel already built.
 pub fn key(pin: &Pin, rev: &Revision) -> String {
     let text = format!(
         "layout 1\npin {} {}\nseries {}\nconfig {}\n",
         pin.key,
         pin.base,
-        rev.hash,
+        rev.source_hash,
         pin.config.hash()
     );
     crate::sha256_hex(text.as_bytes())[..16].to_string()
+}
+
+/// The intact cached image with this key: the revision's own
+/// (`kernels/<slug>-<key>`) first, else one built under another name.
+fn find_cached(kernels: &Path, slug: &str, key: &str, reporter: &Reporter) -> Option<PathBuf> {
+    let own = kernels.join(format!("{slug}-{key}")).join("bzImage");
+    if cached_image_is_intact(&own, reporter, true) {
+        return Some(own);
+    }
+    let mut others: Vec<PathBuf> = std::fs::read_dir(kernels)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .ends_with(&format!("-{key}"))
+        })
+        .map(|e| e.path().join("bzImage"))
+        .filter(|p| *p != own)
+        .collect();
+    others.sort();
+    others
+        .into_iter()
+        .find(|p| cached_image_is_intact(p, reporter, false))
 }
 
 /// A cached image is used only when its recorded sha256 matches.
@@ -69,31 +97,29 @@ pub fn build_dir_name(pin: &Pin) -> String {
 /// Returns the kernel for `rev`, building it when the cache has none.
 pub fn build(pin: &Pin, rev: &Revision, jobs: usize, reporter: &Reporter) -> Result<Build> {
     let key = key(pin, rev);
-    let image_dir = crate::work_dir()
-        .join("kernels")
-        .join(format!("{}-{key}", rev.slug()));
+    let kernels = crate::work_dir().join("kernels");
+    let image_dir = kernels.join(format!("{}-{key}", rev.slug()));
     let bzimage = image_dir.join("bzImage");
     let log = crate::work_dir()
         .join("logs")
         .join(format!("build-{}.log", rev.slug()));
-    let cached = |warn| cached_image_is_intact(&bzimage, reporter, warn);
-    let hit = || Build {
+    let hit = |bzimage: PathBuf| Build {
         revision: rev.name.clone(),
         key: key.clone(),
-        bzimage: bzimage.clone(),
+        bzimage,
         log: log.clone(),
         cached: true,
     };
-    if cached(true) {
-        return Ok(hit());
+    if let Some(found) = find_cached(&kernels, &rev.slug(), &key, reporter) {
+        return Ok(hit(found));
     }
     // Two runs that miss the cache at once: the second waits here and
     // then finds the first one's image instead of building it again.
     let trees = crate::work_dir().join("trees").join(&pin.key);
     let _lock =
         crate::lock::Lock::acquire(&trees.join(format!("{}.build.lock", rev.slug())), reporter)?;
-    if cached(false) {
-        return Ok(hit());
+    if cached_image_is_intact(&bzimage, reporter, false) {
+        return Ok(hit(bzimage));
     }
     let started = Instant::now();
     reporter.send(Event::BuildStart {

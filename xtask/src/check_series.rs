@@ -28,8 +28,9 @@ use std::time::Instant;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// A revision under patches/gsi-sysfs (`v5`, `mutants/prints-irq`) or a
-    /// directory holding a `series` file.
+    /// A revision under patches/gsi-sysfs (`v5`, `mutants/prints-irq`), a
+    /// directory holding a `series` file, or a range of your own git tree:
+    /// NAME=/path/to/linux:BASE..BRANCH.
     pub revision: String,
     /// Do not run the two build checks (bisect-build, build-only): they
     /// are reported as SKIP.
@@ -423,9 +424,13 @@ fn timed(name: &str, reporter: &Reporter, f: impl FnOnce() -> Result<Outcome>) -
     }
 }
 
-/// A known revision name, else a directory with a `series` file (as given,
-/// or relative to the project root).
+/// A known revision name, a git range `NAME=TREE:BASE..BRANCH`, else a
+/// directory with a `series` file (as given, or relative to the project
+/// root).
 pub fn resolve_revision(arg: &str) -> Result<Revision> {
+    if crate::git_range::is_range(arg) {
+        return crate::test_matrix::load_revision(arg);
+    }
     let series = revision::series_dir();
     if revision::known(&series).iter().any(|k| k == arg) {
         return revision::load(&series, arg);

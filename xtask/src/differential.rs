@@ -107,6 +107,7 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            reused_from: None,
         }
     }
 

@@ -56,6 +56,10 @@ fn suite(report: &Report, run: &Run, bases: &[&Path]) -> TestSuite {
         ),
         Property::new("accel", &report.accel),
     ]);
+    if let Some(from) = &run.reused_from {
+        // The result of an identical earlier boot, not booted again.
+        suite.add_property(Property::new("reused-from", from));
+    }
     let classname = format!("{}.{}", run.revision, run.topology);
     let failed = !run.verdict.is_success();
     for trial in &run.trials {
@@ -204,6 +208,7 @@ mod tests {
             trials,
             detail: String::new(),
             sysfs: Default::default(),
+            reused_from: None,
         }
     }
 

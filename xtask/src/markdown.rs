@@ -29,8 +29,12 @@ pub fn render(report: &Report, topo_dir: &Path) -> String {
         .iter()
         .filter(|r| r.verdict.is_success())
         .count();
+    let reused = match report.reused() {
+        0 => String::new(),
+        n => format!("; {n} result(s) reused from identical earlier boots"),
+    };
     out.push_str(&format!(
-        "- runs: {passed} of {} passed ({} revision(s) x {} topology(ies))\n\n",
+        "- runs: {passed} of {} passed ({} revision(s) x {} topology(ies){reused})\n\n",
         report.runs.len(),
         revisions.len(),
         topologies.len()
@@ -212,6 +216,7 @@ mod tests {
             trials,
             detail: String::new(),
             sysfs: Default::default(),
+            reused_from: None,
         }
     }
 
@@ -275,6 +280,15 @@ mod tests {
         assert!(
             md.contains("- runs: 3 of 4 passed (2 revision(s) x 2 topology(ies))"),
             "{md}"
+        );
+        let mut reused = report.clone();
+        reused.runs[0].reused_from = Some("run-1-1".into());
+        let with_reuse = render(&reused, dir.path());
+        assert!(
+            with_reuse.contains(
+                "- runs: 3 of 4 passed (2 revision(s) x 2 topology(ies); 1 result(s) reused from identical earlier boots)"
+            ),
+            "{with_reuse}"
         );
         assert!(
             md.contains("| revision | `q35` | `microvm` |\n| --- | --- | --- |\n"),

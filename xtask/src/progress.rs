@@ -44,6 +44,14 @@ pub enum Event {
         verdict: String,
         secs: f64,
     },
+    /// No boot: an identical earlier boot's result is reused.
+    BootReused {
+        revision: String,
+        topology: String,
+        verdict: String,
+        /// The log directory of the run that booted it.
+        from: String,
+    },
 }
 
 /// The sending half, cheap to clone into worker threads.
@@ -184,6 +192,18 @@ fn draw(rx: Receiver<Event>, live: bool) {
                 );
                 Some(format!(
                     "boot {revision}/{topology}: {verdict} ({secs:.1} s)"
+                ))
+            }
+            Event::BootReused {
+                revision,
+                topology,
+                verdict,
+                from,
+            } => {
+                st.boots_started += 1;
+                st.boots_done += 1;
+                Some(format!(
+                    "boot {revision}/{topology}: {verdict} (reused from {from}; --rerun boots it)"
                 ))
             }
         };

@@ -8,8 +8,12 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// Bumped on any incompatible change of the JSON layout.
-pub const SCHEMA: u32 = 1;
+/// Bumped on any change of the JSON layout a reader must know about.
+/// 2: a run may carry `reused_from` (its result is an earlier boot's).
+pub const SCHEMA: u32 = 2;
+
+/// The schemas [`Report::read_json`] reads: 1 is 2 without `reused_from`.
+pub const READS: std::ops::RangeInclusive<u32> = 1..=SCHEMA;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
@@ -48,6 +52,11 @@ pub struct Run {
     /// differential check against `baseline` ([`crate::differential`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub sysfs: BTreeMap<String, String>,
+    /// Set when this result was not booted by this run but reused from an
+    /// identical earlier boot ([`crate::results`]): that run's log
+    /// directory, e.g. `run-1764115200-4242`. `--rerun` boots instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reused_from: Option<String>,
 }
 
 impl Run {
@@ -174,11 +183,13 @@ impl Report {
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let report: Report = serde_json::from_str(&text)
             .with_context(|| format!("{} is not a gsi-workbench JSON report", path.display()))?;
-        if report.schema != SCHEMA {
+        if !READS.contains(&report.schema) {
             anyhow::bail!(
-                "{} has schema {}, this workbench reads {SCHEMA}",
+                "{} has schema {}, this workbench reads {} to {}",
                 path.display(),
-                report.schema
+                report.schema,
+                READS.start(),
+                READS.end()
             );
         }
         Ok(report)
@@ -208,6 +219,9 @@ impl Report {
             if let Some(bad) = run.failing_trials().next() {
                 text.push_str(&format!(" [{}]", bad.name));
             }
+            if run.reused_from.is_some() {
+                text.push_str(" (reused)");
+            }
             text
         };
         let mut rows = vec![std::iter::once("revision".to_string())
@@ -234,6 +248,11 @@ impl Report {
             out.push('\n');
         }
         out
+    }
+
+    /// How many runs reused an earlier boot's result.
+    pub fn reused(&self) -> usize {
+        self.runs.iter().filter(|r| r.reused_from.is_some()).count()
     }
 
     /// One line per run that did not pass, with where to look.
@@ -295,6 +314,7 @@ mod tests {
                     ],
                     detail: String::new(),
                     sysfs: Default::default(),
+                    reused_from: None,
                 },
                 Run {
                     revision: "v4".into(),
@@ -305,6 +325,7 @@ mod tests {
                     trials: vec![trial("a::gsi-bound", Outcome::Failed)],
                     detail: String::new(),
                     sysfs: Default::default(),
+                    reused_from: None,
                 },
             ],
         }
@@ -335,5 +356,46 @@ mod tests {
         assert!(table.contains("revision  q35"), "{table}");
         assert!(table.contains("passed 2/2 (1 xfail)"), "{table}");
         assert!(table.contains("test-failed 0/1 [a::gsi-bound]"), "{table}");
+        assert!(!table.contains("reused"), "{table}");
+    }
+
+    #[test]
+    fn reused_runs_say_so_and_older_schemas_still_read() {
+        let mut report = sample();
+        report.runs[0].reused_from = Some("run-1764115200-4242".into());
+        assert_eq!(report.reused(), 1);
+        let table = report.table();
+        assert!(table.contains("passed 2/2 (1 xfail) (reused)"), "{table}");
+        assert!(!table.contains("[a::gsi-bound] (reused)"), "{table}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.json");
+        report.write_json(&path).unwrap();
+        let value: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(value["schema"], 2);
+        assert_eq!(value["runs"][0]["reused_from"], "run-1764115200-4242");
+        assert!(value["runs"][1].get("reused_from").is_none());
+        assert_eq!(
+            Report::read_json(&path).unwrap().runs[0].reused_from,
+            report.runs[0].reused_from
+        );
+
+        // Schema 1 (no reused_from) reads; a newer one is refused.
+        let mut old = value.clone();
+        old["schema"] = 1.into();
+        old["runs"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("reused_from");
+        std::fs::write(&path, old.to_string()).unwrap();
+        assert_eq!(Report::read_json(&path).unwrap().reused(), 0);
+        old["schema"] = 3.into();
+        std::fs::write(&path, old.to_string()).unwrap();
+        let err = format!("{:#}", Report::read_json(&path).unwrap_err());
+        assert!(
+            err.contains("schema 3") && err.contains("reads 1 to 2"),
+            "{err}"
+        );
     }
 }

@@ -129,6 +129,7 @@ mod tests {
                     }],
                     detail: String::new(),
                     sysfs: Default::default(),
+                    reused_from: None,
                 })
                 .collect(),
         }

@@ -26,8 +26,27 @@ pub struct Revision {
     pub dir: PathBuf,
     /// Patch files in `series` order.
     pub patches: Vec<PathBuf>,
-    /// sha256 over the patch names and contents.
+    /// sha256 of what `git am` takes from the mails: author, date,
+    /// subject, message and diff ([`hashes`]). Names the applied tree.
     pub hash: String,
+    /// sha256 of the diffs alone: the source the kernel is built from,
+    /// so the kernel cache key. A reworded message or a new trailer keeps
+    /// it; the same patches exported from a git tree get the same one.
+    pub source_hash: String,
+    /// Where the patches came from when they are not a directory of the
+    /// series: a range of a developer's git tree ([`crate::git_range`]).
+    pub origin: Option<Origin>,
+}
+
+/// The git range a revision was exported from.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    /// The tree, as the user named it.
+    pub repo: PathBuf,
+    /// `base..branch`, as the user wrote it.
+    pub range: String,
+    /// One `(commit id, subject)` per patch, in order.
+    pub commits: Vec<(String, String)>,
 }
 
 impl Revision {
@@ -99,17 +118,142 @@ pub fn load(dir: &Path, name: &str) -> Result<Revision> {
             patches.push(patch);
         }
     }
-    let mut text = String::new();
-    for patch in &patches {
-        text.push_str(&patch.file_name().unwrap().to_string_lossy());
-        text.push('\n');
-        text.push_str(&std::fs::read_to_string(patch)?);
-    }
+    let (hash, source_hash) = hashes(&patches)?;
     Ok(Revision {
         name: name.to_string(),
         dir: rev_dir,
         patches,
-        hash: crate::sha256_hex(text.as_bytes()),
+        hash,
+        source_hash,
+        origin: None,
+    })
+}
+
+/// `(hash, source_hash)` of a series (see [`Revision`]).
+///
+/// Each mail is read by `git mailinfo`, as `git am` reads it: the
+/// `[PATCH v5 1/3]` tag, the mbox `From <commit id>` line, other headers,
+/// the notes and diffstat below `---` and the signature never reach the
+/// tree or the commit, so they are left out, as are the abbreviated blob
+/// ids of `index` lines (their length depends on the repository). What is
+/// left is the same for a patch file and for the same commit exported
+/// again with `git format-patch` from another tree. No patches hash as the
+/// empty text, as they always did (baseline's kernels stay cached).
+pub fn hashes(patches: &[PathBuf]) -> Result<(String, String)> {
+    let mut mails = String::new();
+    let mut diffs = String::new();
+    for (n, patch) in patches.iter().enumerate() {
+        let (info, message, rest) = mailinfo(patch)?;
+        let diff = normalized_diff(&rest);
+        mails.push_str(&format!(
+            "mail {n}\n{info}\nmessage\n{message}\ndiff\n{diff}"
+        ));
+        diffs.push_str(&format!("diff {n}\n{diff}"));
+    }
+    Ok((
+        crate::sha256_hex(mails.as_bytes()),
+        crate::sha256_hex(diffs.as_bytes()),
+    ))
+}
+
+/// `git mailinfo` of one mail: (author/email/subject/date lines, commit
+/// message, everything after the message).
+fn mailinfo(patch: &Path) -> Result<(String, String, String)> {
+    let scratch = tempfile::tempdir().context("creating a scratch directory")?;
+    let (msg, rest) = (scratch.path().join("msg"), scratch.path().join("rest"));
+    let input = std::fs::File::open(patch)
+        .with_context(|| format!("opening {}", crate::config::display(patch)))?;
+    let out = std::process::Command::new("git")
+        .arg("mailinfo")
+        .arg(&msg)
+        .arg(&rest)
+        .current_dir(scratch.path())
+        .stdin(input)
+        .output()
+        .context("running git mailinfo (is git installed?)")?;
+    if !out.status.success() {
+        bail!(
+            "{} is not a patch mail git am can read: {}",
+            crate::config::display(patch),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let read = |p: &Path| std::fs::read(p).map(|b| String::from_utf8_lossy(&b).into_owned());
+    Ok((
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        read(&msg)?,
+        read(&rest)?,
+    ))
+}
+
+/// The diff of a mail's text below its message: from the first file
+/// header on, without the trailing signature, with `index` lines reduced
+/// to their mode (see [`hashes`]).
+pub fn normalized_diff(rest: &str) -> String {
+    let lines: Vec<&str> = rest.split_inclusive('\n').collect();
+    let bare = |l: &str| l.trim_end_matches(['\n', '\r']).to_string();
+    let start = (0..lines.len()).find(|&i| {
+        lines[i].starts_with("diff ")
+            || lines[i].starts_with("--- ")
+                && lines.get(i + 1).is_some_and(|n| n.starts_with("+++ "))
+    });
+    let Some(start) = start else {
+        return String::new();
+    };
+    let mut end = lines.len();
+    // The signature: the last `-- ` line, with at most three lines after
+    // it, none of which a diff could hold (a removed line `- ` also reads
+    // `-- `).
+    if let Some(sig) = (start..lines.len())
+        .rev()
+        .find(|&i| bare(lines[i]) == "-- ")
+    {
+        let tail = &lines[sig + 1..];
+        let diff_like =
+            |l: &&str| l.starts_with(['+', '-', ' ', '@', '\\']) || l.starts_with("diff ");
+        if tail.len() <= 3 && !tail.iter().any(diff_like) {
+            end = sig;
+        }
+    }
+    // What `format-patch --base` appends after the last diff.
+    while end > start {
+        let line = bare(lines[end - 1]);
+        if line.is_empty()
+            || line.starts_with("base-commit: ")
+            || line.starts_with("prerequisite-patch-id: ")
+        {
+            end -= 1;
+        } else {
+            break;
+        }
+    }
+    let mut out = String::new();
+    for line in &lines[start..end] {
+        match index_mode(&bare(line)) {
+            Some(mode) => {
+                out.push_str("index");
+                out.push_str(&mode);
+                out.push('\n');
+            }
+            None => out.push_str(line),
+        }
+    }
+    out
+}
+
+/// For `index 1a2b3c..4d5e6f 100644`, the ` 100644` (or nothing);
+/// `None` for any other line.
+fn index_mode(line: &str) -> Option<String> {
+    let rest = line.strip_prefix("index ")?;
+    let (ids, mode) = rest.split_once(' ').unwrap_or((rest, ""));
+    let (old, new) = ids.split_once("..")?;
+    let hex = |s: &str| s.len() >= 4 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    (hex(old) && hex(new) && mode.bytes().all(|b| b.is_ascii_digit())).then(|| {
+        if mode.is_empty() {
+            String::new()
+        } else {
+            format!(" {mode}")
+        }
     })
 }
 
@@ -175,7 +319,7 @@ pub fn prepare(pin: &Pin, rev: &Revision, reporter: &Reporter) -> Result<Tree> {
     for entry in std::fs::read_dir(&keep)?.flatten() {
         std::fs::rename(entry.path(), dir.join(entry.file_name()))?;
     }
-    let touched = apply(&dir, rev, &pin.base).inspect_err(|_| {
+    let touched = apply(&dir, rev, pin).inspect_err(|_| {
         let _ = remove_worktree(pin, &dir);
     })?;
     // Files changed by the old series but not by the new one went back to
@@ -269,14 +413,16 @@ fn ignore_ctime(sh: &xshell::Shell) -> Vec<xshell::PushEnv<'_>> {
     ]
 }
 
-/// Runs `git am` for every patch; on failure names the patch and the file,
-/// aborts the am and leaves the caller to remove the tree.
-fn apply(dir: &Path, rev: &Revision, base: &str) -> Result<Vec<String>> {
+/// Runs `git am` for every patch; on failure names the patch (and the
+/// commit it was exported from) and the file, aborts the am and leaves the
+/// caller to remove the tree.
+fn apply(dir: &Path, rev: &Revision, pin: &Pin) -> Result<Vec<String>> {
+    let base = &pin.base;
     let sh = xshell::Shell::new()?;
     let _env = crate::pin::git_identity(&sh);
     let _ctime = ignore_ctime(&sh);
     let _dir = sh.push_dir(dir);
-    for patch in &rev.patches {
+    for (n, patch) in rev.patches.iter().enumerate() {
         // In a group of its own like every long child: a SIGTERM to the
         // harness stops git am (and its hooks) too; the tree, with no
         // stamp, is made anew by the next run.
@@ -292,16 +438,31 @@ fn apply(dir: &Path, rev: &Revision, base: &str) -> Result<Vec<String>> {
                 .lines()
                 .filter(|l| l.starts_with("error:") || l.starts_with("Patch failed"))
                 .collect();
+            let failing = if failing.is_empty() {
+                text.trim().to_string()
+            } else {
+                failing.join("\n  ")
+            };
+            let Some(origin) = &rev.origin else {
+                bail!(
+                    "revision {}: {} does not apply on the pin:\n  {failing}\nrebase it on the \
+                     pinned tree (nothing was left half-applied)",
+                    rev.name,
+                    crate::config::display(patch),
+                );
+            };
+            let (id, subject) = origin.commits.get(n).cloned().unwrap_or_default();
             bail!(
-                "revision {}: {} does not apply on the pin:\n  {}\nrebase it on the pinned tree \
-                 (nothing was left half-applied)",
+                "revision {}: commit {} (\"{subject}\") of {} {} does not apply on the pin \
+                 (linux {}, configs/kernel.toml):\n  {failing}\nexported as {}; rebase the \
+                 branch onto the pinned kernel, or pin your own tree in configs/kernel.toml \
+                 (kind = \"path\") (nothing was left half-applied)",
                 rev.name,
+                &id[..id.len().min(12)],
+                origin.repo.display(),
+                origin.range,
+                pin.version,
                 crate::config::display(patch),
-                if failing.is_empty() {
-                    text.trim().to_string()
-                } else {
-                    failing.join("\n  ")
-                }
             );
         }
     }
@@ -391,6 +552,90 @@ mod tests {
         );
         let _ctime = ignore_ctime(&sh);
         git(&check, &tree).unwrap();
+    }
+
+    /// One mail in the shape `git format-patch` writes.
+    fn mail(subject: &str, message: &str, notes: &str, index: &str, line: &str) -> String {
+        format!(
+            "From 1111111111111111111111111111111111111111 Mon Sep 17 00:00:00 2001\n\
+             From: Dev <dev@example.org>\n\
+             Date: Mon, 2 Jun 2025 10:00:00 +0000\n\
+             Subject: {subject}\n\
+             Message-Id: <1@example.org>\n\n\
+             {message}\n\n\
+             Signed-off-by: Dev <dev@example.org>\n\
+             ---\n{notes}\
+             \x20f.c | 2 +-\n\
+             \x201 file changed, 1 insertion(+), 1 deletion(-)\n\n\
+             diff --git a/f.c b/f.c\n\
+             index {index} 100644\n\
+             --- a/f.c\n\
+             +++ b/f.c\n\
+             @@ -1 +1 @@\n\
+             -int a;\n\
+             +{line}\n\
+             -- \n\
+             2.47.3\n\n"
+        )
+    }
+
+    #[test]
+    fn hashes_keep_what_git_am_reads_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let hash = |name: &str, text: String| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            hashes(&[path]).unwrap()
+        };
+        let subject = "[PATCH v5 1/3] f: set b";
+        let base = hash(
+            "a",
+            mail(subject, "Why.", "", "1a2b3c4d5..6e7f8a9b0", "int b;"),
+        );
+        // Another tag, notes below ---, other blob id abbreviations, other
+        // mbox line and signature: the same hashes.
+        let other = mail(
+            "[PATCH 1/3] f: set b",
+            "Why.",
+            "Changes in v5: none\n\n",
+            "1a2b3c4..6e7f8a9",
+            "int b;",
+        )
+        .replacen(
+            "1111111111111111111111111111111111111111",
+            &"2".repeat(40),
+            1,
+        )
+        .replace("2.47.3", "2.39.5");
+        assert_eq!(hash("b", other), base);
+        // A new message: another mail hash, the same source.
+        let reworded = hash(
+            "c",
+            mail(subject, "Why, really.", "", "1a2b3c4..6e7f8a9", "int b;"),
+        );
+        assert_ne!(reworded.0, base.0);
+        assert_eq!(reworded.1, base.1);
+        // Another line of code: both change.
+        let changed = hash("d", mail(subject, "Why.", "", "1a2b3c4..6e7f8a9", "int c;"));
+        assert_ne!(changed.0, base.0);
+        assert_ne!(changed.1, base.1);
+        // No patches: the empty text, as before (baseline's kernels stay).
+        assert_eq!(hashes(&[]).unwrap().1, crate::sha256_hex(b""));
+    }
+
+    #[test]
+    fn normalized_diff_cuts_the_signature_but_not_a_removed_dash_line() {
+        let diff = "diff --git a/f b/f\nindex 0123abc..4567def\n--- a/f\n+++ b/f\n\
+                    @@ -1,2 +1 @@\n-- \n-x\n+y\n";
+        // A removed line "- " reads "-- ", but diff lines follow it.
+        assert_eq!(
+            normalized_diff(&format!("---\n stat\n\n{diff}-- \n2.47.3\n\n")),
+            diff.replace("index 0123abc..4567def", "index")
+        );
+        // Without a signature, the removed line is the diff's last but one.
+        let last = "diff --git a/f b/f\n--- a/f\n+++ b/f\n@@ -1 +1 @@\n-- \n+y\n";
+        assert_eq!(normalized_diff(last), last);
+        assert_eq!(normalized_diff("no diff at all\n"), "");
     }
 
     #[test]

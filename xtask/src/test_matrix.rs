@@ -22,7 +22,9 @@ pub struct Args {
     /// Profile from configs/matrix.toml (default: its default_profile).
     #[arg(long, short)]
     pub profile: Option<String>,
-    /// Only these revisions (repeatable); overrides the profile's list.
+    /// Only these revisions (repeatable); overrides the profile's list. A
+    /// revision may also be a range of your own git tree:
+    /// NAME=/path/to/linux:BASE..BRANCH (exported with git format-patch).
     #[arg(long = "revision", short = 'r', value_name = "REV")]
     pub revisions: Vec<String>,
     /// Only these topologies (repeatable); overrides the profile's list.
@@ -55,6 +57,11 @@ pub struct Args {
     /// Run one slice of the pairs: i/n, 1-based (with --list, */n lists every slice).
     #[arg(long, value_name = "I/N")]
     pub shard: Option<crate::shard::Spec>,
+    /// Boot every run, even where an identical earlier boot (same kernel,
+    /// initramfs, topology, QEMU, timeout) left a passed or test-failed
+    /// result that would otherwise be reused.
+    #[arg(long)]
+    pub rerun: bool,
 }
 
 impl Args {
@@ -104,10 +111,9 @@ pub fn select(
     if topo_names.iter().any(|t| t == "*") {
         topo_names = topology::known(&topo_dir);
     }
-    let series = revision::series_dir();
     let revisions = rev_names
         .iter()
-        .map(|r| revision::load(&series, r))
+        .map(|r| load_revision(r))
         .collect::<Result<Vec<_>>>()?;
     let topologies = topo_names
         .iter()
@@ -118,6 +124,16 @@ pub fn select(
         revisions,
         topologies,
     })
+}
+
+/// A shipped revision by name, or a git range `NAME=TREE:BASE..BRANCH`
+/// ([`crate::git_range`]).
+pub fn load_revision(word: &str) -> Result<Revision> {
+    let series = revision::series_dir();
+    if crate::git_range::is_range(word) {
+        return crate::git_range::load(word, &revision::known(&series));
+    }
+    revision::load(&series, word)
 }
 
 pub fn cores() -> usize {
@@ -135,6 +151,13 @@ pub fn run(args: Args) -> Result<()> {
     let report = result?;
     crate::report_cmd::write_outputs(&report, args.junit.as_deref(), args.markdown.as_deref())?;
     print!("\n{}", report.table());
+    if report.reused() > 0 {
+        println!(
+            "\n{} of {} runs reused the result of an identical earlier boot (--rerun boots them)",
+            report.reused(),
+            report.runs.len()
+        );
+    }
     let failures = report.failures();
     if !failures.is_empty() {
         println!();
@@ -183,6 +206,11 @@ pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
     let pin = pin::resolve(&crate::config::configs_dir().join("kernel.toml"), reporter)?;
     let binaries = guest::build_binaries(reporter, false)?;
     let jobs = args.jobs.unwrap_or_else(cores).max(1);
+    let reuse = Reuse {
+        store: crate::results::Store::open(),
+        qemu: crate::results::qemu_identity(),
+        rerun: args.rerun,
+    };
 
     let (tx, rx) = mpsc::channel::<BootJob>();
     let rx = Arc::new(Mutex::new(rx));
@@ -201,6 +229,7 @@ pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
             let binaries = &binaries;
             let matrix = &selection.matrix;
             let log_dir = &log_dir;
+            let reuse = &reuse;
             scope.spawn(move || loop {
                 let job = match rx.lock().unwrap().recv() {
                     Ok(job) => job,
@@ -214,6 +243,7 @@ pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
                     accel,
                     args.timeout,
                     log_dir,
+                    reuse,
                     reporter,
                 );
                 runs.lock().unwrap().push(run);
@@ -225,7 +255,18 @@ pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
             match built {
                 Ok(b) => {
                     if b.cached {
-                        reporter.note(format!("build {}: cached kernel {}", rev.name, b.key));
+                        let dir = b.bzimage.parent().and_then(|d| d.file_name());
+                        let dir = dir.map(|d| d.to_string_lossy().to_string());
+                        let other = match dir {
+                            Some(d) if d != format!("{}-{}", rev.slug(), b.key) => {
+                                format!(" (the same patches, built as {d})")
+                            }
+                            _ => String::new(),
+                        };
+                        reporter.note(format!(
+                            "build {}: cached kernel {}{other}",
+                            rev.name, b.key
+                        ));
                     }
                     let mut chosen = accel.lock().unwrap();
                     if chosen.is_none() {
@@ -265,6 +306,7 @@ pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
                             trials: vec![],
                             detail: format!("{err:#}"),
                             sysfs: Default::default(),
+                            reused_from: None,
                         });
                     }
                 }
@@ -347,6 +389,74 @@ pub fn pin_info(pin: &Pin) -> PinInfo {
     }
 }
 
+/// What the boot workers share to reuse earlier results.
+struct Reuse {
+    store: crate::results::Store,
+    /// [`crate::results::qemu_identity`], taken once per run.
+    qemu: String,
+    /// `--rerun`: boot anyway (and store the new result).
+    rerun: bool,
+}
+
+/// Everything that decides the verdict of `job` (see [`crate::results`]).
+fn result_inputs(
+    job: &BootJob,
+    matrix: &Matrix,
+    accel: Accel,
+    timeout_s: u64,
+    initramfs: &str,
+    qemu: &str,
+) -> Result<crate::results::Inputs> {
+    let (rev, topo) = (&job.revision.name, &job.topology.name);
+    // Recorded by the build beside the image and checked by it just now.
+    let kernel = match std::fs::read_to_string(job.bzimage.with_extension("sha256")) {
+        Ok(sum) => sum.trim().to_string(),
+        Err(_) => crate::sha256_file(&job.bzimage)?,
+    };
+    let command = crate::qemu::command(
+        &job.topology,
+        accel,
+        std::path::Path::new("KERNEL"),
+        std::path::Path::new("INITRD"),
+        "",
+    );
+    let xfail: Vec<String> = matrix
+        .spec
+        .xfail
+        .iter()
+        .filter(|x| matrix::glob(&x.revision, rev) && matrix::glob(&x.topology, topo))
+        .map(|x| format!("{} {:?}", x.trial, x.reason))
+        .collect();
+    Ok(crate::results::Inputs::new()
+        .with("kernel-sha256", kernel)
+        .with("initramfs", initramfs)
+        .with(
+            "topology",
+            format!("{topo} {}", crate::sha256_file(&job.topology.path)?),
+        )
+        .with("qemu", qemu)
+        .with("qemu-args", boot::shell_words(&command))
+        .with("accel", accel.name())
+        .with("timeout-s", timeout_s)
+        .with("xfail", xfail.join("\n")))
+}
+
+/// The stored result as this run's: its log copied into this run's log
+/// directory, marked as reused.
+fn reuse_stored(stored: crate::results::Stored, log: &std::path::Path) -> Result<Run> {
+    if let Some(dir) = log.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::copy(&stored.log, log)
+        .with_context(|| format!("copying {} to {}", stored.log.display(), log.display()))?;
+    Ok(Run {
+        log: crate::config::display(log),
+        reused_from: Some(stored.booted_in),
+        ..stored.run
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
 fn boot_one(
     job: &BootJob,
     binaries: &guest::GuestBinaries,
@@ -354,6 +464,7 @@ fn boot_one(
     accel: Accel,
     timeout: Option<u64>,
     log_dir: &std::path::Path,
+    reuse: &Reuse,
     reporter: &Reporter,
 ) -> Run {
     let rev = &job.revision.name;
@@ -370,26 +481,59 @@ fn boot_one(
         trials: vec![],
         detail: String::new(),
         sysfs: Default::default(),
+        reused_from: None,
     };
+    let plan = job
+        .topology
+        .plan(rev, matrix.attribute(rev), matrix.policy());
+    let timeout_s = timeout.unwrap_or(job.topology.spec.timeout_s);
+    let packed = guest::write_initramfs(binaries, &plan);
+    let inputs = packed.as_ref().ok().and_then(|(_, hash)| {
+        result_inputs(job, matrix, accel, timeout_s, hash, &reuse.qemu)
+            .inspect_err(|err| {
+                reporter.send(Event::Warn(format!(
+                    "{rev}/{topo}: results cannot be reused ({err:#})"
+                )))
+            })
+            .ok()
+    });
+    if let (Some(inputs), false) = (&inputs, reuse.rerun) {
+        let reused = match reuse.store.lookup(inputs) {
+            crate::results::Lookup::Hit(stored) => Some(reuse_stored(*stored, &log)),
+            crate::results::Lookup::Miss => None,
+            crate::results::Lookup::Damaged(why) => Some(Err(anyhow::anyhow!("{why}"))),
+        };
+        match reused {
+            Some(Ok(run)) => {
+                reporter.send(Event::BootReused {
+                    revision: rev.clone(),
+                    topology: topo.clone(),
+                    verdict: run.verdict.name().into(),
+                    from: run.reused_from.clone().unwrap_or_default(),
+                });
+                return run;
+            }
+            Some(Err(err)) => reporter.send(Event::Warn(format!(
+                "{rev}/{topo}: ignoring the stored result ({err:#}); booting it again"
+            ))),
+            None => {}
+        }
+    }
     reporter.send(Event::BootStart {
         revision: rev.clone(),
         topology: topo.clone(),
     });
-    let plan = job
-        .topology
-        .plan(rev, matrix.attribute(rev), matrix.policy());
-    let attempt = |log: &std::path::Path| {
-        guest::write_initramfs(binaries, &plan).and_then(|(initrd, _)| {
-            boot::run(&boot::Request {
-                topology: &job.topology,
-                bzimage: &job.bzimage,
-                initrd: &initrd,
-                accel,
-                timeout: Duration::from_secs(timeout.unwrap_or(job.topology.spec.timeout_s)),
-                log: log.to_path_buf(),
-                extra_cmdline: String::new(),
-            })
-        })
+    let attempt = |log: &std::path::Path| match &packed {
+        Ok((initrd, _)) => boot::run(&boot::Request {
+            topology: &job.topology,
+            bzimage: &job.bzimage,
+            initrd,
+            accel,
+            timeout: Duration::from_secs(timeout_s),
+            log: log.to_path_buf(),
+            extra_cmdline: String::new(),
+        }),
+        Err(err) => Err(anyhow::anyhow!("{err:#}")),
     };
     let xfail = |trial: &str| matrix.xfail(rev, topo, trial);
     let mut outcome = attempt(&log);
@@ -448,6 +592,16 @@ fn boot_one(
         Err(err) => {
             run.verdict = Verdict::QemuFailed;
             run.detail = format!("{err:#}");
+        }
+    }
+    if let Some(inputs) = inputs.filter(|_| crate::results::storable(&run, first_hang.is_some())) {
+        let booted_in = log_dir
+            .file_name()
+            .map_or(String::new(), |n| n.to_string_lossy().to_string());
+        if let Err(err) = reuse.store.save(&inputs, &run, &log, &booted_in) {
+            reporter.send(Event::Warn(format!(
+                "{rev}/{topo}: the result was not stored for reuse ({err:#})"
+            )));
         }
     }
     reporter.send(Event::BootEnd {

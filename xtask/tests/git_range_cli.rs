@@ -1,0 +1,176 @@
+//! `--revision NAME=TREE:BASE..BRANCH` through the real command line, on a
+//! small real git tree: a good range is exported and selected, and each
+//! bad one is refused with the part that is wrong and the fix, before any
+//! work starts (no pin, no build).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .envs([
+            ("GIT_AUTHOR_NAME", "Dev"),
+            ("GIT_AUTHOR_EMAIL", "dev@example.org"),
+            ("GIT_COMMITTER_NAME", "Dev"),
+            ("GIT_COMMITTER_EMAIL", "dev@example.org"),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+struct Tree {
+    tmp: tempfile::TempDir,
+}
+
+impl Tree {
+    /// `base` with one file, then `feature`: two commits on top.
+    fn new() -> Tree {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("linux");
+        std::fs::create_dir(&dir).unwrap();
+        git(&dir, &["init", "-q", "-b", "base"]);
+        std::fs::write(dir.join("pci-sysfs.c"), "int gsi;\n").unwrap();
+        git(&dir, &["add", "."]);
+        git(&dir, &["commit", "-q", "-m", "base"]);
+        git(&dir, &["checkout", "-q", "-b", "feature"]);
+        for (n, line) in ["int gsi = 1;\n", "int gsi = 2;\n"].iter().enumerate() {
+            std::fs::write(dir.join("pci-sysfs.c"), line).unwrap();
+            git(
+                &dir,
+                &["commit", "-q", "-am", &format!("PCI/sysfs: step {n}")],
+            );
+        }
+        Tree { tmp }
+    }
+
+    fn repo(&self) -> PathBuf {
+        self.tmp.path().join("linux")
+    }
+
+    fn work(&self) -> PathBuf {
+        self.tmp.path().join("work")
+    }
+
+    fn xtask(&self, args: &[&str]) -> (bool, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(args)
+            .env("GSI_WORK_DIR", self.work())
+            .output()
+            .expect("running xtask");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    }
+
+    fn range(&self, name: &str, range: &str) -> String {
+        format!("{name}={}:{range}", self.repo().display())
+    }
+}
+
+#[test]
+fn a_git_range_is_a_revision_wherever_one_is_selected() {
+    let tree = Tree::new();
+    let word = tree.range("mine", "base..feature");
+    let (ok, text) = tree.xtask(&["test-matrix", "--list", "-r", &word, "-t", "q35"]);
+    assert!(ok, "{text}");
+    assert!(text.contains("mine") && text.contains("q35"), "{text}");
+    // Exported once, into the cache, by git format-patch.
+    let cache = tree.work().join("git-series");
+    let exports: Vec<PathBuf> = std::fs::read_dir(&cache)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(exports.len(), 1, "{exports:?}");
+    let series = std::fs::read_to_string(exports[0].join("series")).unwrap();
+    assert_eq!(
+        series.lines().filter(|l| l.ends_with(".patch")).count(),
+        2,
+        "{series}"
+    );
+    let first = std::fs::read_dir(&exports[0])
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().contains("0001-"))
+        .unwrap();
+    let patch = std::fs::read_to_string(first).unwrap();
+    assert!(
+        patch.contains("Subject: [PATCH 1/2] PCI/sysfs: step 0"),
+        "{patch}"
+    );
+    assert!(patch.contains("+int gsi = 1;"), "{patch}");
+}
+
+#[test]
+fn bad_ranges_are_refused_before_any_work() {
+    let tree = Tree::new();
+    let plain = tree.tmp.path().join("plain");
+    std::fs::create_dir(&plain).unwrap();
+    let cases = [
+        (
+            tree.range("v4", "base..feature"),
+            vec![
+                "revision name \"v4\" is taken",
+                "patches/gsi-sysfs/v4",
+                "v4-local=",
+            ],
+        ),
+        (
+            format!(
+                "mine={}:base..feature",
+                tree.tmp.path().join("nowhere").display()
+            ),
+            vec!["nowhere is not a directory"],
+        ),
+        (
+            format!("mine={}:base..feature", plain.display()),
+            vec!["is not a git repository", "kernel checkout"],
+        ),
+        (
+            tree.range("mine", "base..no-such-branch"),
+            vec!["branch \"no-such-branch\"", "names no commit", "branch -a"],
+        ),
+        (
+            tree.range("mine", "feature..base"),
+            vec!["feature..base", "holds no commits", "swapped"],
+        ),
+        (
+            tree.range("mine", "feature"),
+            vec!["is not a range", "NAME=/path/to/linux:BASE..BRANCH"],
+        ),
+    ];
+    for (word, wants) in &cases {
+        for verb in [
+            &["test-matrix", "--no-install", "-r", word][..],
+            &["test-matrix", "--list", "-r", word],
+            &["check-series", word],
+        ] {
+            let (ok, text) = tree.xtask(verb);
+            assert!(!ok, "{verb:?} succeeded:\n{text}");
+            for want in wants {
+                assert!(text.contains(want), "{verb:?}: {want:?} not in:\n{text}");
+            }
+        }
+    }
+    // Nothing was fetched, built or exported.
+    let left: Vec<_> = std::fs::read_dir(tree.work())
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(left.iter().all(|p| p.ends_with("git-series")), "{left:?}");
+    if let Ok(dir) = std::fs::read_dir(tree.work().join("git-series")) {
+        assert_eq!(dir.count(), 0);
+    }
+}
