@@ -33,6 +33,59 @@ pub struct Outcome {
     pub ending: Ending,
     /// Wall-clock seconds from QEMU start to its end (or to DONE).
     pub secs: f64,
+    /// When the milestones of the boot arrived on the console, wall-clock
+    /// seconds from QEMU start (`cargo xtask bench` splits the boot time
+    /// with them; the guest's own clock misses QEMU, firmware and the
+    /// kernel's decompression).
+    pub marks: Marks,
+    /// QEMU's peak resident memory (VmHWM) in KiB, read just before the
+    /// harness stops it; `None` when QEMU had already exited.
+    pub qemu_peak_kib: Option<u64>,
+}
+
+/// Wall-clock seconds from QEMU start at which the console showed each
+/// milestone; `None` for one never seen.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Marks {
+    /// The first byte of output (QEMU up, firmware done, kernel unpacked).
+    pub first_output: Option<f64>,
+    /// The kernel's `Linux version` banner.
+    pub banner: Option<f64>,
+    /// `Run /init as init process`: the kernel is done booting.
+    pub init: Option<f64>,
+    /// The suite's BEGIN record.
+    pub begin: Option<f64>,
+}
+
+impl Marks {
+    /// Notes the milestones `line` shows, `at` seconds after QEMU start.
+    pub fn see(&mut self, line: &str, at: f64) {
+        self.first_output.get_or_insert(at);
+        if self.banner.is_none() && line.contains("Linux version ") {
+            self.banner = Some(at);
+        }
+        if self.init.is_none() && line.contains("Run /init as init process") {
+            self.init = Some(at);
+        }
+        if self.begin.is_none() && line.starts_with(gsi_plan::protocol::BEGIN) {
+            self.begin = Some(at);
+        }
+    }
+}
+
+/// Peak resident memory (VmHWM, KiB) of a running process.
+pub fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    vm_hwm_kib(&status)
+}
+
+/// The `VmHWM:` field of a `/proc/<pid>/status` text, in KiB.
+pub fn vm_hwm_kib(status: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().strip_suffix("kB"))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// Boots once. An error here means QEMU could not be started at all; every
@@ -88,6 +141,7 @@ pub fn run(req: &Request) -> Result<Outcome> {
         })
     };
     let mut console = Console::default();
+    let mut marks = Marks::default();
     let mut written: u64 = 0;
     let deadline = started + req.timeout;
     let ending = loop {
@@ -99,6 +153,9 @@ pub fn run(req: &Request) -> Result<Outcome> {
                     log.write_all(&bytes)?;
                 }
                 let line = String::from_utf8_lossy(&bytes);
+                if starts_line {
+                    marks.see(&line, started.elapsed().as_secs_f64());
+                }
                 if starts_line && console.feed(&line) {
                     break Ending::Done;
                 }
@@ -111,6 +168,11 @@ pub fn run(req: &Request) -> Result<Outcome> {
         }
     };
     let secs = started.elapsed().as_secs_f64();
+    // The high-water mark is gone with the process: read it before the kill.
+    let qemu_peak_kib = match ending {
+        Ending::Exited(_) => None,
+        _ => handle.pids().first().and_then(|&pid| peak_rss_kib(pid)),
+    };
     // Done or timed out: QEMU is still running. Exited: kill is a no-op.
     // The whole group goes, so nothing holding the console pipe can keep
     // the reader (and this boot) waiting.
@@ -136,6 +198,8 @@ pub fn run(req: &Request) -> Result<Outcome> {
         console,
         ending,
         secs,
+        marks,
+        qemu_peak_kib,
     })
 }
 
@@ -299,6 +363,38 @@ mod tests {
         assert!(pieces[3].ends_with(b"\n") && !pieces[2].ends_with(b"\n"));
         assert_eq!(pieces[4], b"@@GSI-DONE 0");
         assert_eq!(pieces.concat(), input);
+    }
+
+    #[test]
+    fn milestones_are_noted_once() {
+        let mut m = Marks::default();
+        m.see("SeaBIOS (version 1.16)", 0.5);
+        m.see(
+            "[    0.000000] Linux version 6.12.117+ (gsi@workbench)",
+            0.9,
+        );
+        m.see("[    0.000000] Linux version again", 1.0);
+        m.see("[    1.2] Run /init as init process", 2.0);
+        m.see("@@GSI-BEGIN v1 trials=21", 2.5);
+        assert_eq!(
+            m,
+            Marks {
+                first_output: Some(0.5),
+                banner: Some(0.9),
+                init: Some(2.0),
+                begin: Some(2.5)
+            }
+        );
+    }
+
+    #[test]
+    fn vm_hwm_is_read_in_kib() {
+        let status =
+            "Name:\tqemu-system-x86\nVmPeak:\t  900000 kB\nVmHWM:\t  123456 kB\nVmRSS:\t 100 kB\n";
+        assert_eq!(vm_hwm_kib(status), Some(123456));
+        assert_eq!(vm_hwm_kib("Name: x\n"), None);
+        // Our own process is alive and has touched some memory.
+        assert!(peak_rss_kib(std::process::id()).unwrap() > 0);
     }
 
     #[test]
