@@ -262,6 +262,10 @@ pub struct EditRun {
     pub matrix: MatrixRun,
     /// The edited revision's build, from its start to its end.
     pub build_s: Option<f64>,
+    /// Seconds spent waiting for another run's lock before the build
+    /// (included in `first_verdict_s`).
+    #[serde(default)]
+    pub lock_wait_s: Option<f64>,
     /// Objects make compiled (`CC` lines of the build log).
     pub compiled: Vec<String>,
 }
@@ -283,6 +287,10 @@ pub struct TopologyBoots {
     pub init: Option<Stats>,
     /// BEGIN to DONE: the suite and the sysfs dump.
     pub suite: Option<Stats>,
+    /// CPU seconds QEMU used per boot: the boot's cost with the host's
+    /// other work taken out (on an idle host, wall is close to this).
+    #[serde(default)]
+    pub qemu_cpu: Option<Stats>,
     /// Highest QEMU VmHWM of the boots, MiB.
     pub qemu_peak_mib: Option<f64>,
     /// The console log of the slowest boot.
@@ -477,7 +485,13 @@ impl Tap {
         let thread = std::thread::spawn(move || {
             let mut seen = Vec::new();
             for event in rx {
-                if !matches!(event, Event::BuildLine { .. }) {
+                // Of make's lines only the compiles are kept (the build
+                // log is one per revision: another run may overwrite it).
+                let keep = match &event {
+                    Event::BuildLine { line, .. } => line.trim_start().starts_with("CC "),
+                    _ => true,
+                };
+                if keep {
                     seen.push((start.elapsed().as_secs_f64(), event.clone()));
                 }
                 forward.send(event);
@@ -688,10 +702,11 @@ fn edit(args: &Args, setup: &Setup, reporter: &Reporter) -> Result<EditRun> {
     ));
     let profile_revs = build_profile(&args.profile, reporter)?;
     let scratch = scratch_dir("edit")?;
-    let mut names = profile_revs.clone();
-    if !names.contains(&rev.name) {
-        names.push(rev.name.clone());
-    }
+    // The edited revision first: its build starts at once and its boots
+    // lead the queue, as when a developer runs the revision they edit;
+    // the others come after, to show that they do not rebuild.
+    let mut names = vec![rev.name.clone()];
+    names.extend(profile_revs.iter().filter(|r| **r != rev.name).cloned());
     let series = revision::series_dir();
     copy_series(&series, &names, &scratch)?;
     let nonce = format!(
@@ -750,14 +765,18 @@ fn edit(args: &Args, setup: &Setup, reporter: &Reporter) -> Result<EditRun> {
         Event::BuildEnd { revision, secs, .. } if revision == &rev.name => Some(round3(*secs)),
         _ => None,
     });
-    let log = crate::work_dir()
-        .join("logs")
-        .join(format!("build-{}.log", rev.slug()));
-    let compiled = if build_s.is_some() {
-        compiled_objects(&std::fs::read_to_string(&log).unwrap_or_default())
-    } else {
-        Vec::new()
-    };
+    let lock_wait_s = lock_wait(&events, &rev.name);
+    let compiled = compiled_objects(
+        &events
+            .iter()
+            .filter_map(|(_, e)| match e {
+                Event::BuildLine { revision, line } if revision == &rev.name => {
+                    Some(format!("{line}\n"))
+                }
+                _ => None,
+            })
+            .collect::<String>(),
+    );
     // The edited kernel is of no use to anyone after this: drop it from
     // the cache rather than let every bench run add one.
     let key = build::key(&setup.pin, &edited_rev);
@@ -776,7 +795,23 @@ fn edit(args: &Args, setup: &Setup, reporter: &Reporter) -> Result<EditRun> {
         first_verdict: first.map(|(_, v)| v),
         matrix,
         build_s,
+        lock_wait_s,
         compiled,
+    })
+}
+
+/// From the lock module's "waiting for another ... run" note to the start
+/// of `revision`'s build: time the edit run spent behind someone else.
+fn lock_wait(events: &[(f64, Event)], revision: &str) -> Option<f64> {
+    let waited = events.iter().find_map(|(t, e)| match e {
+        Event::Note(n) if n.starts_with("waiting for another gsi-workbench run") => Some(*t),
+        _ => None,
+    })?;
+    events.iter().find_map(|(t, e)| match e {
+        Event::BuildStart { revision: r } if r == revision && *t >= waited => {
+            Some(round3(t - waited))
+        }
+        _ => None,
     })
 }
 
@@ -807,6 +842,7 @@ fn boots(args: &Args, setup: &Setup, reporter: &Reporter) -> Result<Vec<Topology
         let (initrd, _) = guest::write_initramfs(&setup.binaries, &plan)?;
         let mut walls = Vec::new();
         let (mut pre, mut kernel, mut init, mut suite) = (vec![], vec![], vec![], vec![]);
+        let mut cpu = Vec::new();
         let mut peak: Option<u64> = None;
         let mut verdicts = BTreeMap::new();
         let mut slowest = (0.0, PathBuf::new());
@@ -860,6 +896,7 @@ fn boots(args: &Args, setup: &Setup, reporter: &Reporter) -> Result<Vec<Topology
                 suite.push(outcome.secs - b);
             }
             peak = peak.max(outcome.qemu_peak_kib);
+            cpu.extend(outcome.qemu_cpu_s);
         }
         let wall = Stats::of(&walls).with_context(|| {
             format!(
@@ -878,6 +915,7 @@ fn boots(args: &Args, setup: &Setup, reporter: &Reporter) -> Result<Vec<Topology
             kernel: Stats::of(&kernel),
             init: Stats::of(&init),
             suite: Stats::of(&suite),
+            qemu_cpu: Stats::of(&cpu),
             qemu_peak_mib: peak.map(|k| round3(k as f64 / 1024.0)),
             slowest_log: crate::config::display(&slowest.1),
         });
@@ -1124,8 +1162,12 @@ pub fn targets(r: &BenchReport) -> Vec<Target> {
             rows.push(Target {
                 what: format!("{name} boot to verdict, median of {}", b.wall.n),
                 measured: format!(
-                    "{:.2} s ({:.2}-{:.2})",
-                    b.wall.median, b.wall.min, b.wall.max
+                    "{:.2} s ({:.2}-{:.2}){}",
+                    b.wall.median,
+                    b.wall.min,
+                    b.wall.max,
+                    b.qemu_cpu
+                        .map_or(String::new(), |c| format!(", QEMU CPU {:.2} s", c.median))
                 ),
                 target: format!("<= {limit:.1} s"),
                 met: Some(b.wall.median <= limit),
@@ -1245,16 +1287,18 @@ pub fn render(r: &BenchReport) -> String {
     }
     if let Some(all) = r.boots.as_ref().and_then(|b| b.get()) {
         out.push_str(&format!(
-            "\nper boot ({}, seconds; median of each; pre-kernel = QEMU + firmware + decompression)\n",
+            "\nper boot ({}, seconds; wall median/min/max, then medians: QEMU CPU = CPU seconds QEMU used, \
+             pre-kernel = QEMU + firmware + decompression, kernel = guest clock at /init)\n",
             r.revision
         ));
         out.push_str(&format!(
-            "{:<22} {:>5} {:>6} {:>6} {:>6} {:>10} {:>7} {:>6} {:>6} {:>9}\n",
+            "{:<22} {:>5} {:>6} {:>6} {:>6} {:>8} {:>10} {:>7} {:>6} {:>6} {:>9}\n",
             "topology",
             "boots",
             "median",
             "min",
             "max",
+            "QEMU CPU",
             "pre-kernel",
             "kernel",
             "init",
@@ -1264,12 +1308,13 @@ pub fn render(r: &BenchReport) -> String {
         let med = |s: &Option<Stats>| s.map_or("-".to_string(), |s| format!("{:.2}", s.median));
         for b in all {
             out.push_str(&format!(
-                "{:<22} {:>5} {:>6.2} {:>6.2} {:>6.2} {:>10} {:>7} {:>6} {:>6} {:>9}\n",
+                "{:<22} {:>5} {:>6.2} {:>6.2} {:>6.2} {:>8} {:>10} {:>7} {:>6} {:>6} {:>9}\n",
                 b.topology,
                 b.wall.n,
                 b.wall.median,
                 b.wall.min,
                 b.wall.max,
+                med(&b.qemu_cpu),
                 med(&b.pre_kernel),
                 med(&b.kernel),
                 med(&b.init),
@@ -1280,7 +1325,7 @@ pub fn render(r: &BenchReport) -> String {
     }
     if let Some(Measured::Measured(e)) = &r.edit {
         out.push_str(&format!(
-            "\nedit: {} `{}`\n  -> `{}`\n  rebuilt: {}; build {}; compiled: {}\n",
+            "\nedit: {} `{}`\n  -> `{}`\n  rebuilt: {}; build {}{}; compiled: {}\n",
             e.patch,
             e.line_before.trim(),
             e.line_after.trim(),
@@ -1290,6 +1335,9 @@ pub fn render(r: &BenchReport) -> String {
                 e.matrix.rebuilt.join(", ")
             },
             e.build_s.map_or("-".into(), |s| format!("{s:.1} s")),
+            e.lock_wait_s.map_or(String::new(), |s| format!(
+                " (after {s:.1} s waiting for another run's lock)"
+            )),
             if e.compiled.is_empty() {
                 "-".into()
             } else {
@@ -1394,6 +1442,30 @@ diff --git a/drivers/pci/pci-sysfs.c b/drivers/pci/pci-sysfs.c\n\
     }
 
     #[test]
+    fn the_lock_wait_runs_from_the_note_to_the_build() {
+        let events = vec![
+            (
+                1.0,
+                Event::Note("waiting for another gsi-workbench run that holds x.lock".into()),
+            ),
+            (
+                3.0,
+                Event::BuildStart {
+                    revision: "v4".into(),
+                },
+            ),
+            (
+                43.5,
+                Event::BuildStart {
+                    revision: "v5".into(),
+                },
+            ),
+        ];
+        assert_eq!(lock_wait(&events, "v5"), Some(42.5));
+        assert_eq!(lock_wait(&events[1..], "v5"), None);
+    }
+
+    #[test]
     fn compiled_objects_come_from_cc_lines() {
         let log = "  CALL    scripts/checksyscalls.sh\n  CC      drivers/acpi/pci_irq.o\n  AR      drivers/acpi/built-in.a\n  CC      init/version.o\n  LD      vmlinux\n";
         assert_eq!(
@@ -1455,6 +1527,7 @@ diff --git a/drivers/pci/pci-sysfs.c b/drivers/pci/pci-sysfs.c\n\
             kernel: Some(stats(1.2)),
             init: Some(stats(0.1)),
             suite: Some(stats(0.4)),
+            qemu_cpu: Some(stats(m - 0.2)),
             qemu_peak_mib: Some(peak),
             slowest_log: "x.log".into(),
         };

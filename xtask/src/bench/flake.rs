@@ -48,6 +48,12 @@ pub enum Cause {
     /// No DONE in time after /init ran: init or the suite stalled (or
     /// QEMU did not stop after the guest's end).
     HangInUserspace,
+    /// No DONE in time, but the console was still talking just before the
+    /// kill: too slow for the limit under this load, not stuck.
+    SlowAtTimeout,
+    /// The kernel's check that the timer interrupt arrives gave up ("IO-APIC
+    /// + timer doesn't work!"): a starved vCPU misses the short window.
+    TimerCheckPanic,
     KernelPanic,
     /// QEMU exited with its own error line (a bad device, a bad option).
     QemuError,
@@ -65,6 +71,8 @@ impl Cause {
             Cause::HangBeforeKernel => "hang-before-kernel",
             Cause::HangInKernel => "hang-in-kernel",
             Cause::HangInUserspace => "hang-in-userspace",
+            Cause::SlowAtTimeout => "slow-at-timeout",
+            Cause::TimerCheckPanic => "timer-check-panic",
             Cause::KernelPanic => "kernel-panic",
             Cause::QemuError => "qemu-error",
             Cause::QemuExitWithoutMarker => "qemu-exit-without-marker",
@@ -80,6 +88,7 @@ impl Cause {
                 | Cause::HangBeforeKernel
                 | Cause::HangInKernel
                 | Cause::HangInUserspace
+                | Cause::SlowAtTimeout
         )
     }
 }
@@ -102,6 +111,17 @@ pub fn pit_message(log: &str) -> bool {
     })
 }
 
+/// A guest silent for less than this before the time limit was still
+/// booting, only slowly.
+pub const SILENT_HANG_S: f64 = 5.0;
+
+/// From the harness's timeout line: how long the console had been silent
+/// when QEMU was killed.
+fn silent_for(trailer: &str) -> Option<f64> {
+    let rest = trailer.split("its last console line came ").nth(1)?;
+    rest.split_whitespace().next()?.parse().ok()
+}
+
 /// Classifies one attempt from its console log, as `boot::run` wrote it
 /// (its last line says how QEMU ended).
 pub fn classify(log: &str) -> Cause {
@@ -115,7 +135,11 @@ pub fn classify(log: &str) -> Cause {
         return Cause::Completed;
     }
     if !console.panic.is_empty() {
-        return Cause::KernelPanic;
+        return if console.panic[0].contains("IO-APIC + timer doesn't work") {
+            Cause::TimerCheckPanic
+        } else {
+            Cause::KernelPanic
+        };
     }
     if trailer.contains("QEMU exited") {
         return if console.qemu_errors.is_empty() {
@@ -126,6 +150,9 @@ pub fn classify(log: &str) -> Cause {
     }
     if !trailer.contains("no end after") {
         return Cause::Unfinished;
+    }
+    if silent_for(trailer).is_some_and(|s| s < SILENT_HANG_S) {
+        return Cause::SlowAtTimeout;
     }
     if !console.kernel_started {
         return Cause::HangBeforeKernel;
@@ -631,6 +658,10 @@ mod tests {
         );
         assert_eq!(classify(&fixture("q35-bad-device.log")), Cause::QemuError);
         assert_eq!(classify(&fixture("q35-panic.log")), Cause::KernelPanic);
+        assert_eq!(
+            classify(&fixture("q35-bridges-timer-check-panic.log")),
+            Cause::TimerCheckPanic
+        );
     }
 
     #[test]
@@ -644,6 +675,11 @@ mod tests {
         assert_eq!(classify(&format!("{kernel}{hung}")), Cause::HangInKernel);
         let user = format!("{kernel}[    1.8] Run /init as init process\ngsi-init: starting\n");
         assert_eq!(classify(&format!("{user}{hung}")), Cause::HangInUserspace);
+        // The trailer says how long the console had been silent.
+        let still = "\n[gsi-workbench] no end after 60s: QEMU killed; its last console line came 0.4 s before\n";
+        assert_eq!(classify(&format!("{kernel}{still}")), Cause::SlowAtTimeout);
+        let silent = "\n[gsi-workbench] no end after 60s: QEMU killed; its last console line came 41.0 s before\n";
+        assert_eq!(classify(&format!("{user}{silent}")), Cause::HangInUserspace);
         // A q35 prints the PIT message and goes on with the HPET: only the
         // last kernel words decide.
         let q35 = format!("{kernel}[    0.05] tsc: Unable to calibrate against PIT\n[    0.06] tsc: using HPET reference calibration\n[    0.4] smpboot: CPU0: AMD\n");
