@@ -97,6 +97,10 @@ pub struct Args {
     /// asked for with --cold, --vng, --flake).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub only: Vec<Section>,
+    /// Only classify the console logs a flake run left in DIR again (no
+    /// boot), with the revision of --revision.
+    #[arg(long, value_name = "DIR")]
+    pub classify: Option<PathBuf>,
     /// Also write the JSON here (it is always written to
     /// target/gsi/bench/bench-<time>.json).
     #[arg(long, value_name = "PATH")]
@@ -316,6 +320,12 @@ pub struct ColdRun {
 pub fn run(args: Args) -> Result<()> {
     if args.boots == 0 || args.vng_boots == 0 || args.flake == Some(0) {
         bail!("--boots, --vng-boots and --flake take at least 1");
+    }
+    if let Some(dir) = &args.classify {
+        let matrix = matrix::load(&matrix::path())?;
+        let rows = flake::from_logs(dir, &args.revision, &matrix)?;
+        print!("{}", flake::render_table(&rows));
+        return Ok(());
     }
     let sections = args.sections();
     let progress = Progress::start();
@@ -582,13 +592,8 @@ fn rebuilt(events: &[(f64, Event)]) -> Vec<String> {
 fn build_profile(profile: &str, reporter: &Reporter) -> Result<Vec<String>> {
     let selection = test_matrix::select(Some(profile), &[], &[])?;
     let pin = pin::resolve(&crate::config::configs_dir().join("kernel.toml"), reporter)?;
-    let mut names = Vec::new();
     for rev in &selection.revisions {
-        let built = build::build(&pin, rev, test_matrix::cores(), reporter)?;
-        if !built.cached {
-            names.push(rev.name.clone());
-        }
-        names.dedup();
+        build::build(&pin, rev, test_matrix::cores(), reporter)?;
     }
     Ok(selection.revisions.iter().map(|r| r.name.clone()).collect())
 }

@@ -13,7 +13,7 @@ use crate::console::{self, Console};
 use crate::progress::{Event, Reporter};
 use crate::topology::Topology;
 use crate::{boot, guest};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -302,11 +302,19 @@ pub fn render(f: &FlakeRun) -> String {
             format!("; cmdline plus `{}`", f.appended.trim())
         },
     );
+    out.push_str(&render_table(&f.topologies));
+    out.push_str(&format!("logs: {}\n", f.logs));
+    out
+}
+
+/// The per-topology rows of a flake run.
+pub fn render_table(topologies: &[FlakeTopology]) -> String {
+    let mut out = String::new();
     out.push_str(&format!(
         "{:<22} {:>4} {:>5} {:>10} {:>6} {:>6} {:>7} {:>8}  causes (attempts)\n",
         "topology", "runs", "clean", "retry-pass", "failed", "flaky", "PIT msg", "median s"
     ));
-    for t in &f.topologies {
+    for t in topologies {
         let causes: Vec<String> = t.causes.iter().map(|(c, n)| format!("{c} {n}")).collect();
         out.push_str(&format!(
             "{:<22} {:>4} {:>5} {:>10} {:>6} {:>5.0}% {:>7} {:>8}  {}\n",
@@ -325,8 +333,65 @@ pub fn render(f: &FlakeRun) -> String {
             }
         ));
     }
-    out.push_str(&format!("logs: {}\n", f.logs));
     out
+}
+
+/// Classifies the console logs a flake run left in `dir` again, without
+/// booting (`bench --classify DIR`): `<topology>-<n>.console.log`, and
+/// `.console.attempt1.log` beside it for a retried run.
+pub fn from_logs(
+    dir: &Path,
+    revision: &str,
+    matrix: &crate::matrix::Matrix,
+) -> Result<Vec<FlakeTopology>> {
+    let mut runs: BTreeMap<String, Vec<RunResult>> = BTreeMap::new();
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.ends_with(".console.log"))
+        .collect();
+    names.sort();
+    for name in names {
+        let stem = name.trim_end_matches(".console.log");
+        let Some((topology, _)) = stem.rsplit_once('-') else {
+            continue;
+        };
+        let first = dir.join(format!("{stem}.console.attempt1.log"));
+        let mut attempts = Vec::new();
+        for path in [first, dir.join(&name)] {
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let cause = classify(&text);
+            let ending = match cause {
+                Cause::Completed => console::Ending::Done,
+                c if c.is_hang() => console::Ending::TimedOut,
+                _ => console::Ending::Exited(None),
+            };
+            let xfail = |trial: &str| matrix.xfail(revision, topology, trial);
+            let (verdict, _) = console::judge(&Console::parse(&text), ending, &xfail);
+            let secs = text
+                .lines()
+                .rev()
+                .find_map(|l| l.strip_prefix("[gsi-workbench] guest done after "))
+                .and_then(|r| r.split_whitespace().next()?.parse().ok())
+                .unwrap_or(0.0);
+            attempts.push(Attempt {
+                cause,
+                verdict,
+                pit_message: pit_message(&text),
+                secs,
+            });
+        }
+        runs.entry(topology.to_string())
+            .or_default()
+            .push(RunResult { attempts });
+    }
+    if runs.is_empty() {
+        anyhow::bail!("no <topology>-<n>.console.log files in {}", dir.display());
+    }
+    Ok(runs.iter().map(|(t, r)| summarize(t, r)).collect())
 }
 
 /// `words` without those starting with any of `drop`.
@@ -748,6 +813,37 @@ mod tests {
             "{row}"
         );
         assert!(table.contains("without tsc_early_khz"), "{table}");
+    }
+
+    #[test]
+    fn a_log_directory_is_classified_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let copy = |fixture_name: &str, to: &str| {
+            std::fs::write(dir.path().join(to), fixture(fixture_name)).unwrap();
+        };
+        copy("microvm-passed.log", "microvm-0.console.log");
+        copy("microvm-pit-hang.log", "microvm-1.console.attempt1.log");
+        copy("microvm-passed.log", "microvm-1.console.log");
+        copy(
+            "q35-bridges-timer-check-panic.log",
+            "q35-bridges-0.console.log",
+        );
+        let matrix = crate::matrix::load(&crate::matrix::path()).unwrap();
+        let t = from_logs(dir.path(), "v5", &matrix).unwrap();
+        let microvm = t.iter().find(|t| t.topology == "microvm").unwrap();
+        assert_eq!(
+            (microvm.runs, microvm.clean, microvm.passed_on_retry),
+            (2, 1, 1)
+        );
+        assert_eq!(microvm.causes["pit-calibration-hang"], 1);
+        assert_eq!(microvm.boot_s.unwrap().median, 6.99);
+        let bridges = t.iter().find(|t| t.topology == "q35-bridges").unwrap();
+        assert_eq!(
+            (bridges.failed, bridges.causes["timer-check-panic"]),
+            (1, 1)
+        );
+        assert!(render_table(&t).contains("pit-calibration-hang 1"));
+        assert!(from_logs(&dir.path().join("none"), "v5", &matrix).is_err());
     }
 
     #[test]
