@@ -33,6 +33,85 @@ pub struct Outcome {
     pub ending: Ending,
     /// Wall-clock seconds from QEMU start to its end (or to DONE).
     pub secs: f64,
+    /// When the milestones of the boot arrived on the console, wall-clock
+    /// seconds from QEMU start (`cargo xtask bench` splits the boot time
+    /// with them; the guest's own clock misses QEMU, firmware and the
+    /// kernel's decompression).
+    pub marks: Marks,
+    /// QEMU's peak resident memory (VmHWM) in KiB, read just before the
+    /// harness stops it; `None` when QEMU had already exited.
+    pub qemu_peak_kib: Option<u64>,
+    /// CPU seconds QEMU used (user + system, all threads), read at the
+    /// same moment: what a boot costs, whatever else the host is doing.
+    pub qemu_cpu_s: Option<f64>,
+}
+
+/// Wall-clock seconds from QEMU start at which the console showed each
+/// milestone; `None` for one never seen.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Marks {
+    /// The first byte of output (QEMU up, firmware done, kernel unpacked).
+    pub first_output: Option<f64>,
+    /// The kernel's `Linux version` banner.
+    pub banner: Option<f64>,
+    /// `Run /init as init process`: the kernel is done booting.
+    pub init: Option<f64>,
+    /// The suite's BEGIN record.
+    pub begin: Option<f64>,
+    /// The latest line: at a timeout, whether the guest was still talking
+    /// (slow) or had gone silent (hung).
+    pub last: Option<f64>,
+}
+
+impl Marks {
+    /// Notes the milestones `line` shows, `at` seconds after QEMU start.
+    pub fn see(&mut self, line: &str, at: f64) {
+        self.first_output.get_or_insert(at);
+        self.last = Some(at);
+        if self.banner.is_none() && line.contains("Linux version ") {
+            self.banner = Some(at);
+        }
+        if self.init.is_none() && line.contains("Run /init as init process") {
+            self.init = Some(at);
+        }
+        if self.begin.is_none() && line.starts_with(gsi_plan::protocol::BEGIN) {
+            self.begin = Some(at);
+        }
+    }
+}
+
+/// Peak resident memory (VmHWM, KiB) of a running process.
+pub fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    vm_hwm_kib(&status)
+}
+
+/// CPU seconds (user + system) a running process has used so far.
+pub fn cpu_secs(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    stat_cpu_secs(&stat, if ticks > 0 { ticks as f64 } else { 100.0 })
+}
+
+/// utime + stime of a `/proc/<pid>/stat` line, in seconds.
+pub fn stat_cpu_secs(stat: &str, ticks_per_s: f64) -> Option<f64> {
+    // pid (comm) state ...: comm may hold spaces and ')'; utime and stime
+    // are fields 14 and 15, the 12th and 13th after the comm.
+    let after = &stat[stat.rfind(')')? + 1..];
+    let mut fields = after.split_whitespace().skip(11);
+    let utime: f64 = fields.next()?.parse().ok()?;
+    let stime: f64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) / ticks_per_s)
+}
+
+/// The `VmHWM:` field of a `/proc/<pid>/status` text, in KiB.
+pub fn vm_hwm_kib(status: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().strip_suffix("kB"))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// Boots once. An error here means QEMU could not be started at all; every
@@ -88,6 +167,7 @@ pub fn run(req: &Request) -> Result<Outcome> {
         })
     };
     let mut console = Console::default();
+    let mut marks = Marks::default();
     let mut written: u64 = 0;
     let deadline = started + req.timeout;
     let ending = loop {
@@ -99,6 +179,9 @@ pub fn run(req: &Request) -> Result<Outcome> {
                     log.write_all(&bytes)?;
                 }
                 let line = String::from_utf8_lossy(&bytes);
+                if starts_line {
+                    marks.see(&line, started.elapsed().as_secs_f64());
+                }
                 if starts_line && console.feed(&line) {
                     break Ending::Done;
                 }
@@ -111,6 +194,13 @@ pub fn run(req: &Request) -> Result<Outcome> {
         }
     };
     let secs = started.elapsed().as_secs_f64();
+    // The high-water mark is gone with the process: read it before the kill.
+    let qemu_pid = match ending {
+        Ending::Exited(_) => None,
+        _ => handle.pids().first().copied(),
+    };
+    let qemu_peak_kib = qemu_pid.and_then(peak_rss_kib);
+    let qemu_cpu_s = qemu_pid.and_then(cpu_secs);
     // Done or timed out: QEMU is still running. Exited: kill is a no-op.
     // The whole group goes, so nothing holding the console pipe can keep
     // the reader (and this boot) waiting.
@@ -123,8 +213,12 @@ pub fn run(req: &Request) -> Result<Outcome> {
     match ending {
         Ending::TimedOut => writeln!(
             log,
-            "\n[gsi-workbench] no end after {:?}: QEMU killed",
-            req.timeout
+            "\n[gsi-workbench] no end after {:?}: QEMU killed; {}",
+            req.timeout,
+            match marks.last {
+                Some(at) => format!("its last console line came {:.1} s before", secs - at),
+                None => "it printed nothing".to_string(),
+            }
         )?,
         Ending::Exited(code) => writeln!(log, "\n[gsi-workbench] QEMU exited with {code:?}")?,
         Ending::Done => writeln!(
@@ -136,6 +230,9 @@ pub fn run(req: &Request) -> Result<Outcome> {
         console,
         ending,
         secs,
+        marks,
+        qemu_peak_kib,
+        qemu_cpu_s,
     })
 }
 
@@ -299,6 +396,49 @@ mod tests {
         assert!(pieces[3].ends_with(b"\n") && !pieces[2].ends_with(b"\n"));
         assert_eq!(pieces[4], b"@@GSI-DONE 0");
         assert_eq!(pieces.concat(), input);
+    }
+
+    #[test]
+    fn milestones_are_noted_once() {
+        let mut m = Marks::default();
+        m.see("SeaBIOS (version 1.16)", 0.5);
+        m.see(
+            "[    0.000000] Linux version 6.12.117+ (gsi@workbench)",
+            0.9,
+        );
+        m.see("[    0.000000] Linux version again", 1.0);
+        m.see("[    1.2] Run /init as init process", 2.0);
+        m.see("@@GSI-BEGIN v1 trials=21", 2.5);
+        assert_eq!(
+            m,
+            Marks {
+                first_output: Some(0.5),
+                banner: Some(0.9),
+                init: Some(2.0),
+                begin: Some(2.5),
+                last: Some(2.5),
+            }
+        );
+    }
+
+    #[test]
+    fn cpu_seconds_come_from_the_stat_line() {
+        let stat =
+            "4242 (qemu-system-x86) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3 0";
+        assert_eq!(stat_cpu_secs(stat, 100.0), Some(3.0));
+        let odd = "7 (a) b) c) R 1 7 7 0 -1 0 0 0 0 0 10 20 0 0";
+        assert_eq!(stat_cpu_secs(odd, 100.0), Some(0.3));
+        assert!(cpu_secs(std::process::id()).is_some());
+    }
+
+    #[test]
+    fn vm_hwm_is_read_in_kib() {
+        let status =
+            "Name:\tqemu-system-x86\nVmPeak:\t  900000 kB\nVmHWM:\t  123456 kB\nVmRSS:\t 100 kB\n";
+        assert_eq!(vm_hwm_kib(status), Some(123456));
+        assert_eq!(vm_hwm_kib("Name: x\n"), None);
+        // Our own process is alive and has touched some memory.
+        assert!(peak_rss_kib(std::process::id()).unwrap() > 0);
     }
 
     #[test]

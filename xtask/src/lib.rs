@@ -7,6 +7,7 @@
 //! ([`console`]) and reports ([`report`]). `main.rs` only parses the command
 //! line; each verb lives in its own module with a `run` function.
 
+pub mod bench;
 pub mod boot;
 pub mod boot_cmd;
 pub mod build;

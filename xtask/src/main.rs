@@ -1,7 +1,7 @@
 //! Command line of the workbench: parse and dispatch, nothing else.
 
 use clap::{Parser, Subcommand};
-use xtask::{boot_cmd, check_series, ci, kernel, mutants, report_cmd, test_matrix};
+use xtask::{bench, boot_cmd, check_series, ci, kernel, mutants, report_cmd, test_matrix};
 
 /// gsi-workbench: apply each revision of the PCI/sysfs gsi series to a
 /// pinned kernel, build it, boot it under QEMU on many ACPI/IOAPIC
@@ -38,6 +38,9 @@ enum Command {
     /// Re-render a JSON report (JUnit, Markdown, table) or merge CI shards.
     #[command(subcommand)]
     Report(report_cmd::Command),
+    /// Measure the workbench: warm run, one-patch edit, per-boot seconds,
+    /// QEMU and harness memory; opt-in: cold run, virtme-ng, flake rates.
+    Bench(bench::Args),
 }
 
 fn main() {
@@ -51,6 +54,7 @@ fn main() {
         Command::Ci(args) => ci::run(args),
         Command::Mutants(args) => mutants::run(args),
         Command::Report(command) => report_cmd::run(command),
+        Command::Bench(args) => bench::run(args),
     };
     if let Err(err) = result {
         eprintln!("error: {err:#}");
