@@ -843,7 +843,7 @@ fn boots(args: &Args, setup: &Setup, reporter: &Reporter) -> Result<Vec<Topology
     let rev = &setup.revision.name;
     let mut all = Vec::new();
     for topology in &setup.topologies {
-        let plan = topology.plan(rev, setup.matrix.attribute(rev));
+        let plan = topology.plan(rev, setup.matrix.attribute(rev), setup.matrix.policy());
         let (initrd, _) = guest::write_initramfs(&setup.binaries, &plan)?;
         let mut walls = Vec::new();
         let (mut pre, mut kernel, mut init, mut suite) = (vec![], vec![], vec![], vec![]);

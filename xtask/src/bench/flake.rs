@@ -591,7 +591,7 @@ pub fn run(setup: &Setup, options: &Options, reporter: &Reporter) -> Result<Flak
     let initrds = topologies
         .iter()
         .map(|t| {
-            let plan = t.plan(rev, setup.matrix.attribute(rev));
+            let plan = t.plan(rev, setup.matrix.attribute(rev), setup.matrix.policy());
             guest::write_initramfs(&setup.binaries, &plan).map(|(p, _)| p)
         })
         .collect::<Result<Vec<_>>>()?;

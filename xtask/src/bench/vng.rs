@@ -171,6 +171,8 @@ fn ensure_kernel(setup: &Setup, l: &Layout, reporter: &Reporter) -> Result<(Path
         dir: l.src.clone(),
         patches: vec![],
         hash: String::new(),
+        source_hash: String::new(),
+        origin: None,
     };
     let log = l.dir.join("build.log");
     let mut file = std::fs::File::create(&log)?;
