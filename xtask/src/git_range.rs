@@ -417,26 +417,14 @@ mod tests {
         }
 
         fn git(&self, args: &[&str]) -> String {
-            let out = std::process::Command::new("git")
-                .arg("-C")
-                .arg(self.dir())
-                .args(args)
-                .envs([
-                    ("GIT_AUTHOR_NAME", "Dev"),
-                    ("GIT_AUTHOR_EMAIL", "dev@example.org"),
-                    ("GIT_COMMITTER_NAME", "Dev"),
-                    ("GIT_COMMITTER_EMAIL", "dev@example.org"),
+            crate::test_support::git(
+                &self.dir(),
+                args,
+                &[
                     ("GIT_AUTHOR_DATE", "2025-01-01T00:00:00Z"),
                     ("GIT_COMMITTER_DATE", "2025-01-01T00:00:00Z"),
-                ])
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "git {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            String::from_utf8_lossy(&out.stdout).trim().to_string()
+                ],
+            )
         }
 
         fn new() -> Repo {

@@ -36,6 +36,8 @@ pub mod revision;
 pub mod routing;
 pub mod shard;
 pub mod test_matrix;
+#[doc(hidden)]
+pub mod test_support;
 pub mod tools;
 pub mod topology;
 

@@ -7,24 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .envs([
-            ("GIT_AUTHOR_NAME", "Dev"),
-            ("GIT_AUTHOR_EMAIL", "dev@example.org"),
-            ("GIT_COMMITTER_NAME", "Dev"),
-            ("GIT_COMMITTER_EMAIL", "dev@example.org"),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    xtask::test_support::git(dir, args, &[])
 }
 
 struct Tree {
