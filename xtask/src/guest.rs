@@ -12,8 +12,8 @@ pub const TARGET: &str = "x86_64-unknown-linux-gnu";
 /// The built guest executables.
 #[derive(Debug, Clone)]
 pub struct GuestBinaries {
+    /// `/init`, which is the suite too when started as `/bin/gsi-suite`.
     pub init: Vec<u8>,
-    pub suite: Vec<u8>,
     /// A static busybox for `boot --shell`, when wanted.
     pub busybox: Option<Vec<u8>>,
 }
@@ -28,7 +28,8 @@ pub fn target_dir() -> PathBuf {
     }
 }
 
-/// Builds `gsi-init` and `gsi-suite` statically into [`target_dir`].
+/// Builds `gsi-init` (with the suite linked in) statically into
+/// [`target_dir`].
 /// Cargo makes the second call a no-op, and it trusts no half-built
 /// output: a crate whose compile was stopped is compiled again.
 pub fn build_binaries(reporter: &Reporter, with_shell: bool) -> Result<GuestBinaries> {
@@ -47,9 +48,7 @@ pub fn build_binaries(reporter: &Reporter, with_shell: bool) -> Result<GuestBina
             "--target",
             TARGET,
             "-p",
-            "gsi-init",
-            "-p",
-            "gsi-suite"
+            "gsi-init"
         )
         .dir(&root)
         .env("CARGO_TARGET_DIR", &target_dir)
@@ -81,7 +80,6 @@ pub fn build_binaries(reporter: &Reporter, with_shell: bool) -> Result<GuestBina
         };
     Ok(GuestBinaries {
         init: read("init")?,
-        suite: read("gsi-suite")?,
         busybox,
     })
 }
@@ -95,7 +93,8 @@ pub fn initramfs(binaries: &GuestBinaries, plan: &gsi_plan::Plan) -> Vec<u8> {
     a.char_dev("dev/console", 0o600, 5, 1);
     a.char_dev("dev/null", 0o666, 1, 3);
     a.file("init", 0o755, &binaries.init);
-    a.file(gsi_plan::SUITE_PATH, 0o755, &binaries.suite);
+    // One binary: /init runs the suite when started by this name.
+    a.symlink(gsi_plan::SUITE_PATH, "/init");
     a.file(gsi_plan::PLAN_PATH, 0o644, plan.to_toml().as_bytes());
     if let Some(busybox) = &binaries.busybox {
         a.file("bin/busybox", 0o755, busybox);
@@ -153,7 +152,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let binaries = GuestBinaries {
             init: b"fake init".repeat(1000),
-            suite: b"fake suite".repeat(1000),
             busybox: None,
         };
         let t = crate::topology::load(&crate::topology::dir(), "q35").unwrap();

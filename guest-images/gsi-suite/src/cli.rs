@@ -1,0 +1,144 @@
+//! The suite's command: `/bin/gsi-suite` in the guest (a link to `/init`,
+//! which calls [`run`] when started by that name) or the `gsi-suite`
+//! binary on a host. Loads the plan, snapshots the `gsi` files and the
+//! sysfs dump (printed after BEGIN, see [`crate::dump`]), and runs one
+//! libtest-mimic trial per check, sequentially in the order
+//! [`checks::trials`] gives (read-only checks first, by name), printing
+//! the protocol lines around libtest's own output. A TRIAL line starts with
+//! a newline because libtest has already printed `test <name> ... ` on the
+//! current line when the trial runs.
+//!
+//! Environment: `GSI_PLAN` replaces /etc/gsi/plan.toml, `GSI_SYSFS_ROOT`
+//! replaces /sys, `GSI_KMSG` replaces /dev/kmsg (host runs on fake trees).
+
+use std::env;
+use std::fs;
+use std::io::{self, Write};
+use std::panic::{self, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::checks::{self, Suite, Verdict};
+use crate::dump;
+use crate::report::{self, Tally};
+use crate::system::System;
+use gsi_plan::{protocol, Plan, PLAN_PATH};
+use libtest_mimic::{Arguments, ColorSetting, Completion, Failed, Trial};
+
+const PLAN_ENV: &str = "GSI_PLAN";
+/// libtest's exit code for failed tests; also used for zero trials.
+const FAILED: u8 = 101;
+/// The suite could not start: not a verdict.
+const BROKEN: u8 = 2;
+
+/// Runs the suite with the process's command line; returns the exit code.
+pub fn run() -> u8 {
+    let mut args = Arguments::from_args();
+    // Escape codes make console logs harder to read and diff.
+    args.color.get_or_insert(ColorSetting::Never);
+
+    let plan_path = env::var_os(PLAN_ENV).map_or_else(|| PathBuf::from(PLAN_PATH), PathBuf::from);
+    let plan = match fs::read_to_string(&plan_path)
+        .map_err(|err| err.to_string())
+        .and_then(|text| Plan::from_toml(&text).map_err(|err| err.to_string()))
+    {
+        Ok(plan) => plan,
+        Err(err) => {
+            say(&format!(
+                "{} {}",
+                protocol::INIT_ERROR,
+                protocol::escape(&format!(
+                    "gsi-suite: cannot load the plan {}: {err}",
+                    plan_path.display()
+                ))
+            ));
+            return BROKEN;
+        }
+    };
+
+    // Snapshot the gsi files before any trial can change them.
+    let system = System::from_env();
+    // The sysfs dump too, read before any trial as well.
+    let sysfs = dump::dump(&plan, &system);
+    let suite = Arc::new(Suite::new(plan, system));
+    let planned = checks::trials(&suite.plan);
+    let tally = Arc::new(Mutex::new(Tally::default()));
+    let trials: Vec<Trial> = planned
+        .into_iter()
+        .map(|trial| {
+            let suite = Arc::clone(&suite);
+            let tally = Arc::clone(&tally);
+            Trial::ignorable_test(trial.name.clone(), move || {
+                let verdict = panic::catch_unwind(AssertUnwindSafe(|| suite.run(&trial)))
+                    .unwrap_or_else(|payload| {
+                        Verdict::Failed(format!("the check panicked: {}", panic_text(&*payload)))
+                    });
+                say(&format!("\n{}", report::trial_line(&trial.name, &verdict)));
+                tally
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .record(&verdict);
+                match verdict {
+                    Verdict::Passed(_) => Ok(Completion::Completed),
+                    Verdict::Ignored(reason) => Ok(Completion::ignored_with(reason)),
+                    Verdict::Failed(message) => Err(Failed::from(message)),
+                }
+            })
+        })
+        .collect();
+
+    if args.list {
+        return exit_code(&libtest_mimic::run(&args, trials));
+    }
+
+    say(&format!(
+        "gsi-suite: revision {}, topology {}, {} devices",
+        suite.plan.revision,
+        suite.plan.topology,
+        suite.plan.devices.len()
+    ));
+    // What will run: a command-line filter (never given by /init) narrows it.
+    let count = trials
+        .iter()
+        .filter(|trial| !args.is_filtered_out(trial))
+        .count();
+    say(&report::begin_line(count));
+    for line in dump::lines(&sysfs) {
+        say(&line);
+    }
+    let conclusion = libtest_mimic::run(&args, trials);
+    let tally = *tally.lock().unwrap_or_else(PoisonError::into_inner);
+    say(&tally.end_line());
+
+    if count == 0 {
+        say("gsi-suite: no trial to run; zero trials is a failure");
+        return FAILED;
+    }
+    exit_code(&conclusion)
+}
+
+/// libtest's convention: 101 when a trial failed.
+fn exit_code(conclusion: &libtest_mimic::Conclusion) -> u8 {
+    if conclusion.has_failed() {
+        FAILED
+    } else {
+        0
+    }
+}
+
+/// One line, flushed, so it cannot mix with a child's or the kernel's.
+fn say(line: &str) {
+    let mut out = io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_owned()
+    }
+}
