@@ -41,6 +41,14 @@ pub const BOOT: &[Tool] = &[tool("qemu-system-x86_64", "qemu-system-x86")];
 /// The test suite: the JUnit report is validated against its schema.
 pub const TEST: &[Tool] = &[tool("xmllint", "libxml2-utils")];
 
+/// `bench --vng`: virtme-ng boots the host's own root file system, and its
+/// guest init finds the script I/O ports (/dev/virtio-ports/virtme.*) only
+/// through the host's udevd; without it `vng --exec` exits 255.
+pub const VNG: &[Tool] = &[
+    tool("python3", "python3"),
+    tool("/usr/lib/systemd/systemd-udevd", "udev"),
+];
+
 /// `boot --shell`: a static busybox for the guest.
 pub const SHELL: &[Tool] = &[tool("/bin/busybox", "busybox-static")];
 

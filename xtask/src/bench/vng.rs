@@ -210,6 +210,7 @@ pub fn run(setup: &Setup, boots: usize, reporter: &Reporter) -> Result<VngRun> {
     ));
     let l = layout(setup);
     std::fs::create_dir_all(&l.dir)?;
+    crate::tools::ensure(crate::tools::VNG, true, reporter)?;
     ensure_venv(&l, reporter)?;
     ensure_config(setup, &l, reporter)?;
     let (image, build_s) = ensure_kernel(setup, &l, reporter)?;
@@ -255,8 +256,14 @@ pub fn run(setup: &Setup, boots: usize, reporter: &Reporter) -> Result<VngRun> {
             );
         };
         if !output.status.success() {
+            // vng's own code for "the script's exit code never came back".
+            let hint = if output.status.code() == Some(255) {
+                "\nvng says 255 when its guest init reported no exit code; run the command by hand with --verbose to see the guest console"
+            } else {
+                ""
+            };
             bail!(
-                "`{}` failed ({}):\n{}",
+                "`{}` failed ({}):\n{}{hint}",
                 command.join(" "),
                 output.status,
                 tail(&String::from_utf8_lossy(&output.stdout), 15)
