@@ -54,7 +54,10 @@ pub extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) ->
     let done = match panic::catch_unwind(run) {
         Ok(done) => done,
         Err(payload) => {
-            init_error(&format!("init panicked: {}", panic_message(&*payload)));
+            init_error(&format!(
+                "init panicked: {}",
+                gsi_suite::cli::panic_text(&*payload)
+            ));
             Done::NotRun
         }
     };
@@ -341,16 +344,6 @@ fn init_error(message: &str) {
     ));
 }
 
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "non-string panic payload".to_owned()
-    }
-}
-
 /// Reports the end and stops the machine. Without a power-off handler (no
 /// ACPI) the kernel turns RB_POWER_OFF into a halt that never returns, so
 /// then QEMU's isa-debug-exit is tried first.
@@ -473,6 +466,6 @@ mod tests {
     #[test]
     fn panic_payloads_become_text() {
         let payload = panic::catch_unwind(|| panic!("boom {}", 1)).unwrap_err();
-        assert_eq!(panic_message(&*payload), "boom 1");
+        assert_eq!(gsi_suite::cli::panic_text(&*payload), "boom 1");
     }
 }
