@@ -277,6 +277,21 @@ fn qemu_of(scratch: &Scratch) -> Option<u32> {
         .map(|p| p.pid)
 }
 
+/// Whether the console log of `topology` in the run that xtask process
+/// `pid` is making (`logs/run-<time>-<pid>/`) holds `text` yet.
+fn console_says(pid: u32, topology: &str, text: &str) -> bool {
+    let suffix = format!("-{pid}");
+    std::fs::read_dir(xtask::work_dir().join("logs"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(&suffix))
+        .any(|e| {
+            let log = e.path().join(REV).join(format!("{topology}.console.log"));
+            std::fs::read_to_string(log).is_ok_and(|t| t.contains(text))
+        })
+}
+
 fn run_of<'a>(report: &'a Report, topology: &str) -> &'a Run {
     report
         .runs
@@ -487,8 +502,18 @@ fn qemu_killed_mid_boot_is_named() {
         }),
         "no QEMU appeared"
     );
-    // Let the kernel start, then kill QEMU from outside.
-    std::thread::sleep(Duration::from_millis(1500));
+    // Kill QEMU from outside once the kernel is booting: its console says
+    // so. (A fixed sleep is not mid-boot: a q35 boot can reach the suite
+    // in under a second.)
+    let pid = child.id();
+    assert!(
+        wait_for(Duration::from_secs(120), || console_says(
+            pid,
+            "q35",
+            "Linux version"
+        )),
+        "the kernel never started (console log of run-*-{pid})"
+    );
     signal(qemu.unwrap(), "-KILL");
     let (code, output) = finish(child);
     assert_eq!(code, 1, "{output}");
