@@ -1,23 +1,10 @@
 //! The command line as a user meets it: verbs listed, `--help` everywhere,
 //! bad input answered with the known names and no work done.
 
-use std::process::Command;
+mod common;
 
 fn xtask(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(args)
-        .env(
-            "GSI_WORK_DIR",
-            std::env::temp_dir().join("gsi-cli-test-unused"),
-        )
-        .output()
-        .expect("running xtask");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    common::xtask_in(&std::env::temp_dir().join("gsi-cli-test-unused"), args)
 }
 
 #[test]

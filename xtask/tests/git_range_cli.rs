@@ -4,7 +4,7 @@
 //! work starts (no pin, no build).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
 fn git(dir: &Path, args: &[&str]) -> String {
     xtask::test_support::git(dir, args, &[])
@@ -44,17 +44,7 @@ impl Tree {
     }
 
     fn xtask(&self, args: &[&str]) -> (bool, String) {
-        let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
-            .args(args)
-            .env("GSI_WORK_DIR", self.work())
-            .output()
-            .expect("running xtask");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.success(), text)
+        common::xtask_in(&self.work(), args)
     }
 
     fn range(&self, name: &str, range: &str) -> String {
