@@ -7,10 +7,10 @@
 //! Minutes of work on a cold cache, so `#[ignore]`d in a plain `cargo
 //! test`; `cargo xtask ci` (and .ci/run) runs them.
 
-use xtask::console::{Outcome, Verdict};
-use xtask::progress::{Event, Progress, Reporter};
+use xtask::cli::test_matrix::{run_with, Args};
+use xtask::pipeline::console::{Outcome, Verdict};
 use xtask::report::{Report, Run};
-use xtask::test_matrix::{run_with, Args};
+use xtask::sys::progress::{Event, Progress, Reporter};
 
 fn smoke(json: &std::path::Path, extra: &[&str], reporter: &Reporter) -> Report {
     let json = json.display().to_string();
@@ -188,7 +188,7 @@ fn smoke_profile_patches_builds_boots_and_tests() {
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(value["schema"], xtask::report::SCHEMA);
     assert!(value["runs"][0]["reused_from"].is_string(), "{value}");
-    let junit = xtask::junit::render(&again, &[]).unwrap();
+    let junit = xtask::report::junit::render(&again, &[]).unwrap();
     assert_eq!(junit.matches("name=\"reused-from\"").count(), 4, "{junit}");
 
     // --rerun: every pair boots again, nothing is reused.

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
-use xtask::console::{Outcome, Verdict};
+use xtask::pipeline::console::{Outcome, Verdict};
 use xtask::report::{Report, Run};
 
 /// The revision every fault is provoked on (its kernel is cached by e2e).
@@ -105,9 +105,10 @@ impl Scratch {
             configs,
             marker,
         };
-        let silent = xtask::progress::Reporter::silent();
-        let ours = xtask::pin::resolve(&scratch.configs.join("kernel.toml"), &silent).unwrap();
-        let shipped = xtask::pin::resolve(&real.join("kernel.toml"), &silent).unwrap();
+        let silent = xtask::sys::progress::Reporter::silent();
+        let ours =
+            xtask::pipeline::pin::resolve(&scratch.configs.join("kernel.toml"), &silent).unwrap();
+        let shipped = xtask::pipeline::pin::resolve(&real.join("kernel.toml"), &silent).unwrap();
         assert_eq!(
             ours.config.hash(),
             shipped.config.hash(),
@@ -567,13 +568,15 @@ fn sigint_and_sigterm_during_boots_stop_every_child_and_exit_130() {
 
 /// The cached image of [`REV`] and its recorded checksum.
 fn cached_image() -> (PathBuf, PathBuf) {
-    let silent = xtask::progress::Reporter::silent();
+    let silent = xtask::sys::progress::Reporter::silent();
     let pin =
-        xtask::pin::resolve(&xtask::project_root().join("configs/kernel.toml"), &silent).unwrap();
-    let rev = xtask::revision::load(&xtask::revision::series_dir(), REV).unwrap();
+        xtask::pipeline::pin::resolve(&xtask::project_root().join("configs/kernel.toml"), &silent)
+            .unwrap();
+    let rev =
+        xtask::pipeline::revision::load(&xtask::pipeline::revision::series_dir(), REV).unwrap();
     let dir = xtask::work_dir()
         .join("kernels")
-        .join(format!("{REV}-{}", xtask::build::key(&pin, &rev)));
+        .join(format!("{REV}-{}", xtask::pipeline::build::key(&pin, &rev)));
     (dir.join("bzImage"), dir.join("bzImage.sha256"))
 }
 
@@ -720,7 +723,7 @@ fn two_runs_at_once_both_pass_with_whole_logs() {
         assert!(!log.contains('\0'));
         assert!(log.starts_with("$ qemu-system-x86_64 "), "{log}");
         assert_eq!(log.matches("$ qemu-system-x86_64 ").count(), 1, "{log}");
-        let console = xtask::console::Console::parse(&log);
+        let console = xtask::pipeline::console::Console::parse(&log);
         assert!(console.ended && console.done, "{log}");
         assert_eq!(console.trials.len(), run.trials.len());
         assert_eq!(
@@ -876,8 +879,8 @@ fn a_patch_that_does_not_apply_is_named_and_leaves_no_tree() {
     assert!(!run.detail.contains("0001-add-a-file.patch does not"));
 
     // No tree, no stamp, no worktree, and the base files untouched.
-    let silent = xtask::progress::Reporter::silent();
-    let pin = xtask::pin::resolve(&scratch.configs.join("kernel.toml"), &silent).unwrap();
+    let silent = xtask::sys::progress::Reporter::silent();
+    let pin = xtask::pipeline::pin::resolve(&scratch.configs.join("kernel.toml"), &silent).unwrap();
     let trees = xtask::work_dir().join("trees").join(&pin.key);
     assert!(!trees.join("fault-broken").exists());
     assert!(!trees.join("fault-broken.applied.toml").exists());
@@ -907,8 +910,9 @@ fn a_patch_that_does_not_apply_is_named_and_leaves_no_tree() {
 /// The shipped pin's .deb: (package file name, sha256, path in target/gsi).
 fn shipped_deb() -> (String, String, PathBuf) {
     let toml =
-        xtask::pin::KernelToml::load(&xtask::project_root().join("configs/kernel.toml")).unwrap();
-    let xtask::pin::Source::Debian {
+        xtask::pipeline::pin::KernelToml::load(&xtask::project_root().join("configs/kernel.toml"))
+            .unwrap();
+    let xtask::pipeline::pin::Source::Debian {
         package,
         version,
         sha256,
@@ -1299,7 +1303,9 @@ fn guest_target_copy(to: &Path) {
             .success();
         assert!(ok, "copying {}", from.display());
     }
-    let fingerprints = to.join(xtask::guest::TARGET).join("release/.fingerprint");
+    let fingerprints = to
+        .join(xtask::pipeline::guest::TARGET)
+        .join("release/.fingerprint");
     for entry in std::fs::read_dir(&fingerprints)
         .into_iter()
         .flatten()
@@ -1335,7 +1341,7 @@ fn sigterm_during_the_guest_build_stops_cargo_and_the_next_run_boots() {
     assert_eq!(code, 0, "{output}");
     let run = run_of(&scratch.report(), "q35").clone();
     assert_eq!(run.verdict, Verdict::Passed, "{run:#?}");
-    let release = target.join(xtask::guest::TARGET).join("release");
+    let release = target.join(xtask::pipeline::guest::TARGET).join("release");
     assert!(release.join("init").is_file(), "no init in {release:?}");
     // cargo compiled both guest crates again (their records are back).
     let records: Vec<String> = std::fs::read_dir(release.join(".fingerprint"))
@@ -1355,7 +1361,7 @@ fn sigterm_during_the_guest_build_stops_cargo_and_the_next_run_boots() {
 /// Removes a scratch revision's tree from the shared work dir when a test
 /// ends, however it ends.
 struct ScratchTree {
-    pin: xtask::pin::Pin,
+    pin: xtask::pipeline::pin::Pin,
     name: String,
 }
 
@@ -1401,8 +1407,8 @@ fn sigterm_during_git_am_stops_it_and_the_next_run_applies_the_series_anew() {
         &patches.join(&name),
     );
     let held = holding_hook(&scratch, "pre-applypatch");
-    let silent = xtask::progress::Reporter::silent();
-    let pin = xtask::pin::resolve(&scratch.configs.join("kernel.toml"), &silent).unwrap();
+    let silent = xtask::sys::progress::Reporter::silent();
+    let pin = xtask::pipeline::pin::resolve(&scratch.configs.join("kernel.toml"), &silent).unwrap();
     let tree = ScratchTree {
         pin: pin.clone(),
         name: name.clone(),

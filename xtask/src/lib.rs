@@ -7,39 +7,14 @@
 //! ([`console`]) and reports ([`report`]). `main.rs` only parses the command
 //! line; each verb lives in its own module with a `run` function.
 
-pub mod bench;
-pub mod boot;
-pub mod boot_cmd;
-pub mod build;
-pub mod check_series;
-pub mod children;
-pub mod ci;
+pub mod cli;
 pub mod config;
-pub mod console;
-pub mod cpio;
-pub mod differential;
-pub mod git_range;
-pub mod guest;
-pub mod junit;
-pub mod kernel;
-pub mod lock;
-pub mod markdown;
-pub mod matrix;
-pub mod mutants;
-pub mod pin;
-pub mod progress;
-pub mod qemu;
+pub mod model;
+pub mod pipeline;
 pub mod report;
-pub mod report_cmd;
-pub mod results;
-pub mod revision;
-pub mod routing;
-pub mod shard;
-pub mod test_matrix;
+pub mod sys;
 #[doc(hidden)]
 pub mod test_support;
-pub mod tools;
-pub mod topology;
 
 use std::path::{Path, PathBuf};
 

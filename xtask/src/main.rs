@@ -1,7 +1,9 @@
 //! Command line of the workbench: parse and dispatch, nothing else.
 
 use clap::{Parser, Subcommand};
-use xtask::{bench, boot_cmd, check_series, ci, kernel, mutants, report_cmd, test_matrix};
+use xtask::cli::{
+    bench, boot as boot_cmd, check_series, ci, kernel, mutants, report as report_cmd, test_matrix,
+};
 
 /// gsi-workbench: apply each revision of the PCI/sysfs gsi series to a
 /// pinned kernel, build it, boot it under QEMU on many ACPI/IOAPIC
@@ -45,7 +47,7 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
-    xtask::children::install_handler();
+    xtask::sys::process::install_handler();
     let result = match cli.command {
         Command::TestMatrix(args) => test_matrix::run(args),
         Command::Kernel(command) => kernel::run(command),
@@ -58,8 +60,8 @@ fn main() {
     };
     if let Err(err) = result {
         eprintln!("error: {err:#}");
-        xtask::children::exit(1);
+        xtask::sys::process::exit(1);
     }
     // While Ctrl-C is being handled, the handler decides the exit code.
-    xtask::children::exit(0);
+    xtask::sys::process::exit(0);
 }

@@ -170,11 +170,11 @@ fn a_missing_qemu_names_its_package_and_the_install_command() {
     let s = scratch();
     let bin = s.work.with_file_name("bin");
     std::fs::create_dir_all(&bin).unwrap();
-    for tool in xtask::tools::BUILD {
+    for tool in xtask::sys::tools::BUILD {
         if tool.probe.starts_with('/') {
             continue;
         }
-        let found = xtask::tools::find_on_path(tool.probe)
+        let found = xtask::sys::tools::find_on_path(tool.probe)
             .unwrap_or_else(|| panic!("{} is not installed here", tool.probe));
         std::os::unix::fs::symlink(found, bin.join(tool.probe)).unwrap();
     }

@@ -316,10 +316,10 @@ fn check_junit(path: &Path) {
 /// A machine without xmllint fails here with the command that installs
 /// it: skipping would pass without checking.
 fn xmllint(path: &Path) -> Result<(), String> {
-    if xtask::tools::find_on_path("xmllint").is_none() {
+    if xtask::sys::tools::find_on_path("xmllint").is_none() {
         panic!(
             "xmllint is needed to validate the JUnit output against its schema; install it: {}",
-            xtask::tools::install_command(&["libxml2-utils"])
+            xtask::sys::tools::install_command(&["libxml2-utils"])
         );
     }
     let out = Command::new("xmllint")

@@ -1,0 +1,4 @@
+//! The routing model: where each device's interrupt must land on a machine
+//! shape, and from it the plan the guest suite is judged by.
+
+pub mod routing;

@@ -1,0 +1,548 @@
+//! The pinned kernel tree: `configs/kernel.toml` resolved into a [`Pin`],
+//! a git repository with one base commit, cached under `target/gsi/pin/`
+//! and keyed by the source's hash (the .deb's sha256, or the commit).
+
+use crate::config;
+use crate::sys::progress::Reporter;
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// `configs/kernel.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KernelToml {
+    /// Where the tree comes from. Required.
+    pub source: Source,
+    /// How the guest kernel is configured. Default: tinyconfig + kernel/boot.config.
+    #[serde(default)]
+    pub config: ConfigToml,
+}
+
+/// Where the pinned tree comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Source {
+    /// Debian's kernel source package, fetched with `apt-get download`.
+    Debian {
+        /// Package name, e.g. `linux-source-6.12`.
+        package: String,
+        /// Exact Debian version, e.g. `6.12.117-1~deb12u1`.
+        version: String,
+        /// sha256 of the .deb; a mismatch is an error.
+        sha256: String,
+    },
+    /// A git repository (URL or local path) at a fixed commit.
+    Git {
+        /// Anything `git clone` takes.
+        url: String,
+        /// Full 40-hex commit id.
+        commit: String,
+    },
+    /// A local git tree; its HEAD at the time of the run is the pin.
+    Path {
+        /// Relative paths resolve against kernel.toml's directory.
+        path: PathBuf,
+    },
+}
+
+/// The `[config]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigToml {
+    /// The make target that starts the config. Default: `tinyconfig`.
+    #[serde(default = "default_base")]
+    pub base: String,
+    /// Fragments appended before olddefconfig, relative to kernel.toml's
+    /// directory. Default: `["kernel/boot.config"]`.
+    #[serde(default = "default_fragments")]
+    pub fragments: Vec<PathBuf>,
+}
+
+fn default_base() -> String {
+    "tinyconfig".into()
+}
+
+fn default_fragments() -> Vec<PathBuf> {
+    vec![PathBuf::from("kernel/boot.config")]
+}
+
+impl Default for ConfigToml {
+    fn default() -> Self {
+        ConfigToml {
+            base: default_base(),
+            fragments: default_fragments(),
+        }
+    }
+}
+
+impl KernelToml {
+    pub fn load(path: &Path) -> Result<KernelToml> {
+        let toml: KernelToml = config::load(path)?;
+        toml.validate(path)?;
+        Ok(toml)
+    }
+
+    /// Cross-field rules, named by file and key.
+    pub fn validate(&self, path: &Path) -> Result<()> {
+        let file = config::display(path);
+        match &self.source {
+            Source::Debian { sha256, .. } => {
+                if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    bail!("{file}: source.sha256 must be 64 hex digits, found {sha256:?}");
+                }
+            }
+            Source::Git { commit, .. } => {
+                if commit.len() != 40 || !commit.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    bail!(
+                        "{file}: source.commit must be a full 40-hex commit id, found {commit:?}"
+                    );
+                }
+            }
+            Source::Path { .. } => {}
+        }
+        if !["tinyconfig", "allnoconfig", "defconfig"].contains(&self.config.base.as_str()) {
+            bail!(
+                "{file}: config.base = {:?}; known: tinyconfig, allnoconfig, defconfig",
+                self.config.base
+            );
+        }
+        Ok(())
+    }
+}
+
+/// A resolved pin: a git repository whose `base` commit is the tree.
+#[derive(Debug, Clone)]
+pub struct Pin {
+    pub source: Source,
+    /// Human form, e.g. `linux-source-6.12 6.12.117-1~deb12u1`.
+    pub description: String,
+    /// The kernel version of the tree (`make kernelversion`).
+    pub version: String,
+    /// sha256 of the .deb, or the commit id for git sources.
+    pub sha256: String,
+    /// Short key for cache directories.
+    pub key: String,
+    /// The git repository holding the base commit.
+    pub repo: PathBuf,
+    /// The base commit id.
+    pub base: String,
+    /// The kernel config inputs.
+    pub config: KernelConfig,
+}
+
+/// The config inputs, read once.
+#[derive(Debug, Clone)]
+pub struct KernelConfig {
+    pub base: String,
+    /// (path, contents) of each fragment, in order.
+    pub fragments: Vec<(PathBuf, String)>,
+}
+
+impl KernelConfig {
+    pub fn hash(&self) -> String {
+        let mut text = format!("base={}\n", self.base);
+        // By file name, not full path: the same configs in another checkout
+        // (a CI clone, a second worktree) must give the same key.
+        for (path, contents) in &self.fragments {
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            text.push_str(&format!("fragment {name}\n{contents}\n"));
+        }
+        crate::sha256_hex(text.as_bytes())
+    }
+}
+
+/// What the pin cache remembers about a finished tree.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Stamp {
+    base: String,
+    version: String,
+}
+
+/// Loads `configs/kernel.toml` (or `path`) and makes sure the tree exists.
+pub fn resolve(kernel_toml: &Path, reporter: &Reporter) -> Result<Pin> {
+    let toml = KernelToml::load(kernel_toml)?;
+    let config = read_config(kernel_toml, &toml.config)?;
+    let (key, sha256, description) = match &toml.source {
+        Source::Debian {
+            package,
+            version,
+            sha256,
+        } => (
+            format!("debian-{}", &sha256[..16]),
+            sha256.clone(),
+            format!("{package} {version}"),
+        ),
+        Source::Git { url, commit } => (
+            format!("git-{}", &commit[..16]),
+            commit.clone(),
+            format!("{url} @ {}", &commit[..12]),
+        ),
+        Source::Path { path } => {
+            let path = config::resolve(kernel_toml, path);
+            let commit = head_of(&path)?;
+            (
+                format!("git-{}", &commit[..16]),
+                commit.clone(),
+                format!("{} @ {}", path.display(), &commit[..12]),
+            )
+        }
+    };
+    let dir = crate::work_dir().join("pin").join(&key);
+    let repo = dir.join("src");
+    let stamp_path = dir.join("pin.toml");
+    let _lock = crate::sys::lock::Lock::acquire(&dir.with_extension("lock"), reporter)?;
+    let stamp = match std::fs::read_to_string(&stamp_path) {
+        Ok(text) if repo.join(".git").is_dir() => config::parse::<Stamp>(&text, &stamp_path).ok(),
+        _ => None,
+    };
+    let stamp = match stamp {
+        Some(stamp) => stamp,
+        None => {
+            reporter.stage(format!("pin: preparing {description} (once per pin)"));
+            let started = Instant::now();
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir)
+                    .with_context(|| format!("removing the incomplete pin {}", dir.display()))?;
+            }
+            std::fs::create_dir_all(&dir)?;
+            let scratch = tempfile::tempdir_in(&dir).context("creating a scratch directory")?;
+            let tree = match &toml.source {
+                Source::Debian {
+                    package,
+                    version,
+                    sha256,
+                } => unpack_debian(package, version, sha256, scratch.path(), reporter)?,
+                Source::Git { url, commit } => clone_git(url, commit, scratch.path(), reporter)?,
+                Source::Path { path } => {
+                    let path = config::resolve(kernel_toml, path);
+                    clone_git(
+                        &path.display().to_string(),
+                        &sha256,
+                        scratch.path(),
+                        reporter,
+                    )?
+                }
+            };
+            let base = head_of(&tree)?;
+            let version = kernel_version(&tree)?;
+            std::fs::rename(&tree, &repo)
+                .with_context(|| format!("moving the tree to {}", repo.display()))?;
+            let stamp = Stamp { base, version };
+            crate::write_atomic(&stamp_path, toml::to_string(&stamp)?.as_bytes())?;
+            reporter.note(format!(
+                "pin: {description} is linux {} at {} ({:.0} s)",
+                stamp.version,
+                &stamp.base[..12],
+                started.elapsed().as_secs_f64()
+            ));
+            stamp
+        }
+    };
+    Ok(Pin {
+        source: toml.source.clone(),
+        description,
+        version: stamp.version,
+        sha256,
+        key,
+        repo,
+        base: stamp.base,
+        config,
+    })
+}
+
+fn read_config(kernel_toml: &Path, toml: &ConfigToml) -> Result<KernelConfig> {
+    let mut fragments = Vec::new();
+    for fragment in &toml.fragments {
+        let path = config::resolve(kernel_toml, fragment);
+        let contents = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "{}: config.fragments names {}, which cannot be read",
+                config::display(kernel_toml),
+                config::display(&path)
+            )
+        })?;
+        fragments.push((path, contents));
+    }
+    Ok(KernelConfig {
+        base: toml.base.clone(),
+        fragments,
+    })
+}
+
+fn head_of(tree: &Path) -> Result<String> {
+    let sh = xshell::Shell::new()?;
+    let head = crate::sys::process::read(xshell::cmd!(sh, "git -C {tree} rev-parse HEAD"))
+        .with_context(|| format!("{} is not a git tree with a HEAD commit", tree.display()))?;
+    Ok(head.trim().to_string())
+}
+
+fn kernel_version(tree: &Path) -> Result<String> {
+    let makefile = std::fs::read_to_string(tree.join("Makefile")).with_context(|| {
+        format!(
+            "{} has no top-level Makefile: not a kernel tree",
+            tree.display()
+        )
+    })?;
+    let field = |name: &str| {
+        makefile
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix(name)?
+                    .trim()
+                    .strip_prefix('=')
+                    .map(|v| v.trim().to_string())
+            })
+            .unwrap_or_default()
+    };
+    Ok(format!(
+        "{}.{}.{}",
+        field("VERSION"),
+        field("PATCHLEVEL"),
+        field("SUBLEVEL")
+    ))
+}
+
+/// Environment that makes git commits reproducible and independent of the
+/// user's git config.
+pub fn git_identity(sh: &xshell::Shell) -> Vec<xshell::PushEnv<'_>> {
+    vec![
+        sh.push_env("GIT_AUTHOR_NAME", "gsi-workbench"),
+        sh.push_env("GIT_AUTHOR_EMAIL", "gsi-workbench@invalid"),
+        sh.push_env("GIT_COMMITTER_NAME", "gsi-workbench"),
+        sh.push_env("GIT_COMMITTER_EMAIL", "gsi-workbench@invalid"),
+        sh.push_env("GIT_AUTHOR_DATE", "2024-01-01T00:00:00Z"),
+        sh.push_env("GIT_COMMITTER_DATE", "2024-01-01T00:00:00Z"),
+        sh.push_env("GIT_CONFIG_NOSYSTEM", "1"),
+        sh.push_env("GIT_CONFIG_GLOBAL", "/dev/null"),
+    ]
+}
+
+/// Downloads (or reuses) the verified .deb and unpacks its tarball into a
+/// fresh git repository under `scratch`. Returns the tree's directory.
+fn unpack_debian(
+    package: &str,
+    version: &str,
+    sha256: &str,
+    scratch: &Path,
+    reporter: &Reporter,
+) -> Result<PathBuf> {
+    let deb = download_deb(package, version, sha256, reporter)?;
+    reporter.note(format!("pin: unpacking {}", deb.display()));
+    let unpacked = scratch.join("unpacked");
+    std::fs::create_dir_all(&unpacked)?;
+    // Registered like make and QEMU: Ctrl-C stops the unpack too, instead
+    // of leaving tar writing into a directory the next run deletes.
+    crate::sys::process::run_expression(
+        duct::cmd!("dpkg-deb", "--fsys-tarfile", &deb)
+            .pipe(duct::cmd!("tar", "-xO", "--wildcards", "./usr/src/*.tar.*"))
+            .pipe(duct::cmd!("tar", "-xJ", "-C", &unpacked))
+            .stdout_null(),
+    )
+    .map_err(|err| {
+        let hint = if err.kind() == std::io::ErrorKind::NotFound {
+            "starting dpkg-deb and tar (apt-get install dpkg tar xz-utils)".to_string()
+        } else {
+            format!("is the disk full? `df -h {}`", unpacked.display())
+        };
+        anyhow::Error::new(err).context(format!(
+            "unpacking the kernel tarball from {} into {} ({hint})",
+            deb.display(),
+            unpacked.display(),
+        ))
+    })?;
+    let mut entries = std::fs::read_dir(&unpacked)?.collect::<std::io::Result<Vec<_>>>()?;
+    if entries.len() != 1 {
+        bail!(
+            "{} should contain one top-level directory, found {}",
+            deb.display(),
+            entries.len()
+        );
+    }
+    let tree = entries.remove(0).path();
+    commit_tree(&tree, &format!("{package} {version}"), reporter)?;
+    Ok(tree)
+}
+
+/// Makes `tree` a git repository with one commit. git runs in groups of
+/// their own (`git add` of the whole tree takes about 30 s): a SIGTERM to
+/// the harness stops them too, so no git is left writing objects into a
+/// scratch directory the next run deletes. The commit is trusted only
+/// once the stamp is written, after this returns.
+fn commit_tree(tree: &Path, what: &str, reporter: &Reporter) -> Result<()> {
+    use crate::sys::process::run;
+    reporter.note(format!("pin: committing {what} as the base (about 30 s)"));
+    let sh = xshell::Shell::new()?;
+    let _env = git_identity(&sh);
+    let _dir = sh.push_dir(tree);
+    run(xshell::cmd!(sh, "git init -q -b base"))?;
+    run(xshell::cmd!(sh, "git config gc.auto 0"))?;
+    run(xshell::cmd!(sh, "git config core.autocrlf false"))?;
+    // Debian's tarball ignores everything (`/*` in the top .gitignore).
+    run(xshell::cmd!(sh, "git add -f -A"))
+        .with_context(|| format!("git add in {}", tree.display()))?;
+    let message = format!("base: {what}");
+    run(xshell::cmd!(sh, "git commit -q --no-verify -m {message}"))
+        .with_context(|| format!("git commit in {}", tree.display()))?;
+    Ok(())
+}
+
+/// The verified .deb in `target/gsi/downloads/`, downloading it when it is
+/// missing or does not match (a truncated download is replaced).
+fn download_deb(
+    package: &str,
+    version: &str,
+    sha256: &str,
+    reporter: &Reporter,
+) -> Result<PathBuf> {
+    let downloads = crate::work_dir().join("downloads");
+    std::fs::create_dir_all(&downloads)?;
+    let deb = downloads.join(format!("{package}_{}.deb", version.replace(':', "%3a")));
+    if deb.exists() {
+        let found = crate::sha256_file(&deb)?;
+        if found == sha256 {
+            return Ok(deb);
+        }
+        reporter.send(crate::sys::progress::Event::Warn(format!(
+            "{} has sha256 {found}, expected {sha256}: downloading it again",
+            deb.display()
+        )));
+        std::fs::remove_file(&deb)?;
+    }
+    reporter.note(format!("pin: apt-get download {package}={version}"));
+    // An interrupted run cannot remove its scratch directory (the process
+    // ends in the signal handler): the name carries the pin, whose lock
+    // the caller holds, so the next download of this pin clears it.
+    let prefix = format!(".partial-{}-", &sha256[..16]);
+    for entry in std::fs::read_dir(&downloads)?.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            std::fs::remove_dir_all(entry.path()).with_context(|| {
+                format!("removing the partial download {}", entry.path().display())
+            })?;
+        }
+    }
+    let scratch = tempfile::Builder::new()
+        .prefix(&prefix)
+        .tempdir_in(&downloads)?;
+    let spec = format!("{package}={version}");
+    // In a group of its own like every long child: a SIGTERM to the
+    // harness stops the download (and apt's fetch methods) too.
+    let attempt = || {
+        crate::sys::process::run_expression(
+            duct::cmd!("apt-get", "download", "-q", &spec)
+                .dir(scratch.path())
+                .stderr_to_stdout()
+                .stdout_capture()
+                .unchecked(),
+        )
+    };
+    let mut output = attempt().context("running apt-get download (is apt installed?)")?;
+    if !output.status.success() && is_root() {
+        // A fresh machine has no package lists yet.
+        reporter.note("pin: apt-get download failed; running apt-get update and trying again");
+        let _ = crate::sys::process::run_expression(
+            duct::cmd!("apt-get", "update", "-q")
+                .stdout_null()
+                .stderr_null(),
+        );
+        output = attempt()?;
+    }
+    if !output.status.success() {
+        bail!(
+            "apt-get download {spec} failed:\n{}\nthe package lists may be stale: run `apt-get update` \
+             (as root); if the version is no longer served, pin another one in configs/kernel.toml \
+             (`apt-cache madison {package}` lists them)",
+            String::from_utf8_lossy(&output.stdout).trim()
+        );
+    }
+    let fetched = std::fs::read_dir(scratch.path())?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "deb"))
+        .context("apt-get download succeeded but left no .deb")?;
+    let found = crate::sha256_file(&fetched)?;
+    if found != sha256 {
+        bail!(
+            "{spec}: the downloaded .deb has sha256 {found}, but configs/kernel.toml pins {sha256}. \
+             The mirror serves a different file under the same version: check it, and only if you \
+             trust it, update source.sha256"
+        );
+    }
+    std::fs::rename(&fetched, &deb)?;
+    Ok(deb)
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+fn clone_git(url: &str, commit: &str, scratch: &Path, reporter: &Reporter) -> Result<PathBuf> {
+    reporter.note(format!("pin: cloning {url} at {commit}"));
+    let tree = scratch.join("tree");
+    let sh = xshell::Shell::new()?;
+    // Clone and checkout take minutes on a kernel: in groups of their own,
+    // like every long child, so a SIGTERM to the harness stops them.
+    crate::sys::process::run(xshell::cmd!(sh, "git clone -q --no-checkout {url} {tree}"))
+        .with_context(|| format!("git clone {url}"))?;
+    let _dir = sh.push_dir(&tree);
+    crate::sys::process::run(xshell::cmd!(sh, "git checkout -q --detach {commit}")).with_context(
+        || format!("{url} has no commit {commit}: fix source.commit in configs/kernel.toml"),
+    )?;
+    crate::sys::process::run(xshell::cmd!(sh, "git config gc.auto 0"))?;
+    Ok(tree)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<KernelToml> {
+        let toml: KernelToml = config::parse(text, Path::new("kernel.toml"))?;
+        toml.validate(Path::new("kernel.toml"))?;
+        Ok(toml)
+    }
+
+    #[test]
+    fn the_shipped_pin_parses() {
+        let toml = KernelToml::load(&crate::project_root().join("configs/kernel.toml")).unwrap();
+        assert!(matches!(toml.source, Source::Debian { .. }));
+        assert_eq!(toml.config.base, "tinyconfig");
+    }
+
+    #[test]
+    fn sources_of_each_kind_parse() {
+        let git = parse(&format!(
+            "[source]\nkind='git'\nurl='/src/linux'\ncommit='{}'\n",
+            "a".repeat(40)
+        ))
+        .unwrap();
+        assert!(matches!(git.source, Source::Git { .. }));
+        let path = parse("[source]\nkind='path'\npath='../linux'\n").unwrap();
+        assert_eq!(
+            path.source,
+            Source::Path {
+                path: "../linux".into()
+            }
+        );
+        assert_eq!(path.config.fragments, default_fragments());
+    }
+
+    #[test]
+    fn bad_pins_are_rejected_with_the_key() {
+        let short = parse("[source]\nkind='debian'\npackage='p'\nversion='1'\nsha256='abc'\n");
+        assert!(short.unwrap_err().to_string().contains("source.sha256"));
+        let unknown = parse("[source]\nkind='debian'\npackage='p'\nversion='1'\nsha='x'\n");
+        assert!(unknown.unwrap_err().to_string().contains("sha"));
+        let kind = parse("[source]\nkind='svn'\n");
+        assert!(kind.unwrap_err().to_string().contains("svn"));
+        let base = parse("[source]\nkind='path'\npath='x'\n[config]\nbase='bogusconfig'\n");
+        assert!(base.unwrap_err().to_string().contains("config.base"));
+    }
+}
