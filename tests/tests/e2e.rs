@@ -7,8 +7,8 @@
 //! Minutes of work on a cold cache, so `#[ignore]`d in a plain `cargo
 //! test`; `cargo xtask ci` (and .ci/run) runs them.
 
-use xtask::cli::test_matrix::{run_with, Args};
-use xtask::pipeline::console::{Outcome, Verdict};
+use xtask::pipeline::run::{run_with, Args};
+use xtask::report::{Outcome, Verdict};
 use xtask::report::{Report, Run};
 use xtask::sys::progress::{Event, Progress, Reporter};
 

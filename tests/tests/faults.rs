@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
-use xtask::pipeline::console::{Outcome, Verdict};
+use xtask::report::{Outcome, Verdict};
 use xtask::report::{Report, Run};
 
 /// The revision every fault is provoked on (its kernel is cached by e2e).
@@ -910,9 +910,9 @@ fn a_patch_that_does_not_apply_is_named_and_leaves_no_tree() {
 /// The shipped pin's .deb: (package file name, sha256, path in target/gsi).
 fn shipped_deb() -> (String, String, PathBuf) {
     let toml =
-        xtask::pipeline::pin::KernelToml::load(&xtask::project_root().join("configs/kernel.toml"))
+        xtask::config::kernel::KernelToml::load(&xtask::project_root().join("configs/kernel.toml"))
             .unwrap();
-    let xtask::pipeline::pin::Source::Debian {
+    let xtask::config::kernel::Source::Debian {
         package,
         version,
         sha256,

@@ -79,7 +79,7 @@ fn a_git_range_of_v5_is_v5() {
 
     let name = "gsi-test-v5-range";
     let word = format!("{name}={}:{}..b4/gsi", clone.display(), pin.base);
-    let rev = xtask::cli::test_matrix::load_revision(&word).unwrap();
+    let rev = xtask::pipeline::selection::load_revision(&word).unwrap();
     assert_eq!(rev.patches.len(), v5.patches.len());
     // The same mails as far as git am reads them: the same hashes, so the
     // same kernel cache key.
@@ -129,7 +129,7 @@ fn a_git_range_of_v5_is_v5() {
     let second = git(&clone, &["rev-parse", "HEAD"]);
     let broken = format!("{name}-broken");
     let word = format!("{broken}={}:{first}..b4/gsi", clone.display());
-    let rev = xtask::cli::test_matrix::load_revision(&word).unwrap();
+    let rev = xtask::pipeline::selection::load_revision(&word).unwrap();
     forget_tree(&pin, &broken);
     let err = format!("{:#}", revision::prepare(&pin, &rev, &silent).unwrap_err());
     let commit = format!("commit {}", &second[..12]);

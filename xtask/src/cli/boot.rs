@@ -28,16 +28,17 @@ pub fn run(args: Args) -> Result<()> {
             needed.extend_from_slice(tools::SHELL);
         }
         tools::ensure(&needed, true, &reporter)?;
-        let selection = crate::cli::test_matrix::select(
+        let selection = crate::pipeline::selection::select(
             None,
             std::slice::from_ref(&args.revision),
             std::slice::from_ref(&args.topology),
         )?;
         let (rev, topology) = (&selection.revisions[0], &selection.topologies[0]);
         let pin = pin::resolve(&crate::config::configs_dir().join("kernel.toml"), &reporter)?;
-        let b = build::build(&pin, rev, crate::cli::test_matrix::cores(), &reporter)?;
+        let b = build::build(&pin, rev, crate::pipeline::selection::cores(), &reporter)?;
         let binaries = guest::build_binaries(&reporter, args.shell)?;
-        let plan = topology.plan(
+        let plan = crate::model::plan::of(
+            topology,
             &rev.name,
             selection.matrix.attribute(&rev.name),
             selection.matrix.policy(),

@@ -31,9 +31,10 @@ pub fn run(command: Command) -> Result<()> {
             pin.repo.display()
         ));
         if let Command::Build { revisions } = command {
-            let selection = crate::cli::test_matrix::select(None, &revisions, &["*".to_string()])?;
+            let selection =
+                crate::pipeline::selection::select(None, &revisions, &["*".to_string()])?;
             for rev in &selection.revisions {
-                let b = build::build(&pin, rev, crate::cli::test_matrix::cores(), &reporter)?;
+                let b = build::build(&pin, rev, crate::pipeline::selection::cores(), &reporter)?;
                 reporter.note(format!(
                     "{}: {} ({})",
                     rev.name,

@@ -3,9 +3,8 @@
 //! which trial killed each one. A mutant that survives means the oracle is
 //! too weak: the fix is a topology or a check, never deleting the mutant.
 
-use crate::cli::test_matrix;
-use crate::pipeline::console::{Outcome, Verdict};
 use crate::report::Report;
+use crate::report::{Outcome, Verdict};
 use crate::sys::progress::Progress;
 use anyhow::{bail, Result};
 use serde::Serialize;
@@ -125,9 +124,9 @@ pub fn run(args: Args) -> Result<()> {
         words.extend(["--jobs".into(), jobs.to_string()]);
     }
     let words: Vec<&str> = words.iter().map(String::as_str).collect();
-    let matrix_args = test_matrix::Args::from_words(&words)?;
+    let matrix_args = crate::pipeline::run::Args::from_words(&words)?;
     let progress = Progress::start();
-    let report = test_matrix::run_with(&matrix_args, &progress.reporter());
+    let report = crate::pipeline::run::run_with(&matrix_args, &progress.reporter());
     progress.finish();
     let report = report?;
     let fates = fates(&report, &mutants);

@@ -1,7 +1,7 @@
 //! `cargo xtask report render|merge`: the reports of a run rendered again
 //! from its JSON, and the JSON of CI shards merged into one, so the last CI
 //! job can publish one JUnit file and one "Tested on" block for the whole
-//! matrix. `test-matrix --junit/--markdown` share [`write_outputs`].
+//! matrix. `test-matrix --junit/--markdown` share [`crate::report::write_outputs`].
 
 use crate::report::Report;
 use anyhow::{bail, Result};
@@ -46,7 +46,7 @@ pub fn run(command: Command) -> Result<()> {
             table,
         } => {
             let report = read(&from)?;
-            write_outputs(&report, junit.as_deref(), markdown.as_deref())?;
+            crate::report::write_outputs(&report, junit.as_deref(), markdown.as_deref())?;
             if table || (junit.is_none() && markdown.is_none()) {
                 print!("{}", report.table());
             }
@@ -88,22 +88,11 @@ fn read(path: &Path) -> Result<Report> {
     Ok(report)
 }
 
-/// Writes the JUnit and Markdown renderings that were asked for.
-pub fn write_outputs(report: &Report, junit: Option<&Path>, markdown: Option<&Path>) -> Result<()> {
-    if let Some(path) = junit {
-        crate::report::junit::write(report, &[], path)?;
-    }
-    if let Some(path) = markdown {
-        crate::report::markdown::write(report, &crate::config::topology::dir(), path)?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::console::{Trial, Verdict};
     use crate::report::{PinInfo, Run, SCHEMA};
+    use crate::report::{Trial, Verdict};
 
     fn report(version: &str, pairs: &[(&str, &str)]) -> Report {
         Report {
@@ -124,7 +113,7 @@ mod tests {
                     log: format!("target/gsi/logs/{r}/{t}.console.log"),
                     trials: vec![Trial {
                         name: "a::gsi".into(),
-                        outcome: crate::pipeline::console::Outcome::Passed,
+                        outcome: crate::report::Outcome::Passed,
                         message: String::new(),
                     }],
                     detail: String::new(),

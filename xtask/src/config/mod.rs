@@ -1,8 +1,9 @@
 //! Reading the workbench's TOML files with errors that name the file, the
 //! line and the key, and a path resolver relative to each file.
 
-pub mod matrix;
-pub mod topology;
+pub mod kernel;
+pub(crate) mod matrix;
+pub(crate) mod topology;
 
 use anyhow::{Context, Result};
 use serde::de::DeserializeOwned;

@@ -15,12 +15,9 @@ use std::time::Instant;
 /// A built kernel.
 #[derive(Debug, Clone)]
 pub struct Build {
-    pub revision: String,
     /// Hash of everything the image depends on.
     pub key: String,
     pub bzimage: PathBuf,
-    /// The build log of the run that made it (may be from an earlier run).
-    pub log: PathBuf,
     /// True when the image came from the cache without running make.
     pub cached: bool,
 }
@@ -104,10 +101,8 @@ pub fn build(pin: &Pin, rev: &Revision, jobs: usize, reporter: &Reporter) -> Res
         .join("logs")
         .join(format!("build-{}.log", rev.slug()));
     let hit = |bzimage: PathBuf| Build {
-        revision: rev.name.clone(),
         key: key.clone(),
         bzimage,
-        log: log.clone(),
         cached: true,
     };
     if let Some(found) = find_cached(&kernels, &rev.slug(), &key, reporter) {
@@ -149,10 +144,8 @@ pub fn build(pin: &Pin, rev: &Revision, jobs: usize, reporter: &Reporter) -> Res
         crate::sha256_hex(&image).as_bytes(),
     )?;
     Ok(Build {
-        revision: rev.name.clone(),
         key,
         bzimage,
-        log,
         cached: false,
     })
 }

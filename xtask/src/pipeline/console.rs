@@ -5,71 +5,14 @@
 //! command, and anything that does not parse is ignored (and stays in the
 //! log for a human).
 
+use crate::report::{Outcome, Trial, Verdict};
 use gsi_plan::protocol;
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Longest console line kept; the rest of a longer line is dropped.
 pub const MAX_LINE: usize = 4096;
 /// Most SYSFS records kept from one console.
 pub const MAX_SYSFS: usize = 4096;
-
-/// What the guest said about one trial.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    Passed,
-    Failed,
-    Ignored,
-    /// A listed expected failure that failed.
-    Xfail,
-    /// A listed expected failure that passed: fails the run.
-    Xpass,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Trial {
-    pub name: String,
-    pub outcome: Outcome,
-    pub message: String,
-}
-
-/// The verdict of one boot, most specific cause first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Verdict {
-    Passed,
-    /// Passed on the retry after a hang.
-    Flaky,
-    TestFailed,
-    SuiteCrashed,
-    KernelPanic,
-    BootFailed,
-    Timeout,
-    QemuFailed,
-    /// The revision did not apply or did not build; nothing was booted.
-    BuildFailed,
-}
-
-impl Verdict {
-    pub fn name(self) -> &'static str {
-        match self {
-            Verdict::Passed => "passed",
-            Verdict::Flaky => "flaky",
-            Verdict::TestFailed => "test-failed",
-            Verdict::SuiteCrashed => "suite-crashed",
-            Verdict::KernelPanic => "kernel-panic",
-            Verdict::BootFailed => "boot-failed",
-            Verdict::Timeout => "timeout",
-            Verdict::QemuFailed => "qemu-failed",
-            Verdict::BuildFailed => "build-failed",
-        }
-    }
-
-    pub fn is_success(self) -> bool {
-        matches!(self, Verdict::Passed | Verdict::Flaky)
-    }
-}
 
 /// Everything parsed out of one console.
 #[derive(Debug, Default, Clone)]

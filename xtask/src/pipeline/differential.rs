@@ -5,8 +5,8 @@
 //! `baseline`'s on the same topology, and each file that differs or exists
 //! on one side only becomes a failed trial `sysfs-diff::<bdf>/<file>`.
 
-use crate::pipeline::console::{Outcome, Trial, Verdict};
 use crate::report::Run;
+use crate::report::{Outcome, Trial, Verdict};
 use std::collections::BTreeMap;
 
 /// The revision every other one is compared with.

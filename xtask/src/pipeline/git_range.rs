@@ -495,7 +495,7 @@ mod tests {
         // Real `git am` of the export onto the base gives the branch's tree.
         let check = repo.tmp.path().join("check");
         let sh = xshell::Shell::new().unwrap();
-        let _id = crate::pipeline::pin::git_identity(&sh);
+        let _id = crate::sys::git::git_identity(&sh);
         let src = repo.dir();
         let base = &repo.base;
         xshell::cmd!(sh, "git clone -q --no-checkout {src} {check}")

@@ -154,11 +154,11 @@ mod tests {
             init: b"fake init".repeat(1000),
             busybox: None,
         };
-        let t = crate::config::topology::load(&crate::config::topology::dir(), "q35").unwrap();
+        let t = crate::model::load_topology(&crate::config::topology::dir(), "q35").unwrap();
         let policy = crate::config::matrix::load(&crate::config::matrix::path())
             .unwrap()
             .policy();
-        let plan = t.plan("v4", gsi_plan::Attribute::Present, policy);
+        let plan = crate::model::plan::of(&t, "v4", gsi_plan::Attribute::Present, policy);
         let (path, _) = write_initramfs_in(dir.path(), &binaries, &plan).unwrap();
         let good = std::fs::read(&path).unwrap();
 

@@ -3,114 +3,12 @@
 //! and keyed by the source's hash (the .deb's sha256, or the commit).
 
 use crate::config;
+use crate::config::kernel::{KernelConfig, KernelToml, Source};
 use crate::sys::progress::Reporter;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-
-/// `configs/kernel.toml`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KernelToml {
-    /// Where the tree comes from. Required.
-    pub source: Source,
-    /// How the guest kernel is configured. Default: tinyconfig + kernel/boot.config.
-    #[serde(default)]
-    pub config: ConfigToml,
-}
-
-/// Where the pinned tree comes from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
-pub enum Source {
-    /// Debian's kernel source package, fetched with `apt-get download`.
-    Debian {
-        /// Package name, e.g. `linux-source-6.12`.
-        package: String,
-        /// Exact Debian version, e.g. `6.12.117-1~deb12u1`.
-        version: String,
-        /// sha256 of the .deb; a mismatch is an error.
-        sha256: String,
-    },
-    /// A git repository (URL or local path) at a fixed commit.
-    Git {
-        /// Anything `git clone` takes.
-        url: String,
-        /// Full 40-hex commit id.
-        commit: String,
-    },
-    /// A local git tree; its HEAD at the time of the run is the pin.
-    Path {
-        /// Relative paths resolve against kernel.toml's directory.
-        path: PathBuf,
-    },
-}
-
-/// The `[config]` table.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConfigToml {
-    /// The make target that starts the config. Default: `tinyconfig`.
-    #[serde(default = "default_base")]
-    pub base: String,
-    /// Fragments appended before olddefconfig, relative to kernel.toml's
-    /// directory. Default: `["kernel/boot.config"]`.
-    #[serde(default = "default_fragments")]
-    pub fragments: Vec<PathBuf>,
-}
-
-fn default_base() -> String {
-    "tinyconfig".into()
-}
-
-fn default_fragments() -> Vec<PathBuf> {
-    vec![PathBuf::from("kernel/boot.config")]
-}
-
-impl Default for ConfigToml {
-    fn default() -> Self {
-        ConfigToml {
-            base: default_base(),
-            fragments: default_fragments(),
-        }
-    }
-}
-
-impl KernelToml {
-    pub fn load(path: &Path) -> Result<KernelToml> {
-        let toml: KernelToml = config::load(path)?;
-        toml.validate(path)?;
-        Ok(toml)
-    }
-
-    /// Cross-field rules, named by file and key.
-    pub fn validate(&self, path: &Path) -> Result<()> {
-        let file = config::display(path);
-        match &self.source {
-            Source::Debian { sha256, .. } => {
-                if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    bail!("{file}: source.sha256 must be 64 hex digits, found {sha256:?}");
-                }
-            }
-            Source::Git { commit, .. } => {
-                if commit.len() != 40 || !commit.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    bail!(
-                        "{file}: source.commit must be a full 40-hex commit id, found {commit:?}"
-                    );
-                }
-            }
-            Source::Path { .. } => {}
-        }
-        if !["tinyconfig", "allnoconfig", "defconfig"].contains(&self.config.base.as_str()) {
-            bail!(
-                "{file}: config.base = {:?}; known: tinyconfig, allnoconfig, defconfig",
-                self.config.base
-            );
-        }
-        Ok(())
-    }
-}
 
 /// A resolved pin: a git repository whose `base` commit is the tree.
 #[derive(Debug, Clone)]
@@ -132,27 +30,6 @@ pub struct Pin {
     pub config: KernelConfig,
 }
 
-/// The config inputs, read once.
-#[derive(Debug, Clone)]
-pub struct KernelConfig {
-    pub base: String,
-    /// (path, contents) of each fragment, in order.
-    pub fragments: Vec<(PathBuf, String)>,
-}
-
-impl KernelConfig {
-    pub fn hash(&self) -> String {
-        let mut text = format!("base={}\n", self.base);
-        // By file name, not full path: the same configs in another checkout
-        // (a CI clone, a second worktree) must give the same key.
-        for (path, contents) in &self.fragments {
-            let name = path.file_name().unwrap_or_default().to_string_lossy();
-            text.push_str(&format!("fragment {name}\n{contents}\n"));
-        }
-        crate::sha256_hex(text.as_bytes())
-    }
-}
-
 /// What the pin cache remembers about a finished tree.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -164,7 +41,7 @@ struct Stamp {
 /// Loads `configs/kernel.toml` (or `path`) and makes sure the tree exists.
 pub fn resolve(kernel_toml: &Path, reporter: &Reporter) -> Result<Pin> {
     let toml = KernelToml::load(kernel_toml)?;
-    let config = read_config(kernel_toml, &toml.config)?;
+    let config = KernelConfig::read(kernel_toml, &toml.config)?;
     let (key, sha256, description) = match &toml.source {
         Source::Debian {
             package,
@@ -253,25 +130,6 @@ pub fn resolve(kernel_toml: &Path, reporter: &Reporter) -> Result<Pin> {
     })
 }
 
-fn read_config(kernel_toml: &Path, toml: &ConfigToml) -> Result<KernelConfig> {
-    let mut fragments = Vec::new();
-    for fragment in &toml.fragments {
-        let path = config::resolve(kernel_toml, fragment);
-        let contents = std::fs::read_to_string(&path).with_context(|| {
-            format!(
-                "{}: config.fragments names {}, which cannot be read",
-                config::display(kernel_toml),
-                config::display(&path)
-            )
-        })?;
-        fragments.push((path, contents));
-    }
-    Ok(KernelConfig {
-        base: toml.base.clone(),
-        fragments,
-    })
-}
-
 fn head_of(tree: &Path) -> Result<String> {
     let sh = xshell::Shell::new()?;
     let head = crate::sys::process::read(xshell::cmd!(sh, "git -C {tree} rev-parse HEAD"))
@@ -303,21 +161,6 @@ fn kernel_version(tree: &Path) -> Result<String> {
         field("PATCHLEVEL"),
         field("SUBLEVEL")
     ))
-}
-
-/// Environment that makes git commits reproducible and independent of the
-/// user's git config.
-pub fn git_identity(sh: &xshell::Shell) -> Vec<xshell::PushEnv<'_>> {
-    vec![
-        sh.push_env("GIT_AUTHOR_NAME", "gsi-workbench"),
-        sh.push_env("GIT_AUTHOR_EMAIL", "gsi-workbench@invalid"),
-        sh.push_env("GIT_COMMITTER_NAME", "gsi-workbench"),
-        sh.push_env("GIT_COMMITTER_EMAIL", "gsi-workbench@invalid"),
-        sh.push_env("GIT_AUTHOR_DATE", "2024-01-01T00:00:00Z"),
-        sh.push_env("GIT_COMMITTER_DATE", "2024-01-01T00:00:00Z"),
-        sh.push_env("GIT_CONFIG_NOSYSTEM", "1"),
-        sh.push_env("GIT_CONFIG_GLOBAL", "/dev/null"),
-    ]
 }
 
 /// Downloads (or reuses) the verified .deb and unpacks its tarball into a
@@ -375,7 +218,7 @@ fn commit_tree(tree: &Path, what: &str, reporter: &Reporter) -> Result<()> {
     use crate::sys::process::run;
     reporter.note(format!("pin: committing {what} as the base (about 30 s)"));
     let sh = xshell::Shell::new()?;
-    let _env = git_identity(&sh);
+    let _env = crate::sys::git::git_identity(&sh);
     let _dir = sh.push_dir(tree);
     run(xshell::cmd!(sh, "git init -q -b base"))?;
     run(xshell::cmd!(sh, "git config gc.auto 0"))?;
@@ -497,52 +340,4 @@ fn clone_git(url: &str, commit: &str, scratch: &Path, reporter: &Reporter) -> Re
     )?;
     crate::sys::process::run(xshell::cmd!(sh, "git config gc.auto 0"))?;
     Ok(tree)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(text: &str) -> Result<KernelToml> {
-        let toml: KernelToml = config::parse(text, Path::new("kernel.toml"))?;
-        toml.validate(Path::new("kernel.toml"))?;
-        Ok(toml)
-    }
-
-    #[test]
-    fn the_shipped_pin_parses() {
-        let toml = KernelToml::load(&crate::project_root().join("configs/kernel.toml")).unwrap();
-        assert!(matches!(toml.source, Source::Debian { .. }));
-        assert_eq!(toml.config.base, "tinyconfig");
-    }
-
-    #[test]
-    fn sources_of_each_kind_parse() {
-        let git = parse(&format!(
-            "[source]\nkind='git'\nurl='/src/linux'\ncommit='{}'\n",
-            "a".repeat(40)
-        ))
-        .unwrap();
-        assert!(matches!(git.source, Source::Git { .. }));
-        let path = parse("[source]\nkind='path'\npath='../linux'\n").unwrap();
-        assert_eq!(
-            path.source,
-            Source::Path {
-                path: "../linux".into()
-            }
-        );
-        assert_eq!(path.config.fragments, default_fragments());
-    }
-
-    #[test]
-    fn bad_pins_are_rejected_with_the_key() {
-        let short = parse("[source]\nkind='debian'\npackage='p'\nversion='1'\nsha256='abc'\n");
-        assert!(short.unwrap_err().to_string().contains("source.sha256"));
-        let unknown = parse("[source]\nkind='debian'\npackage='p'\nversion='1'\nsha='x'\n");
-        assert!(unknown.unwrap_err().to_string().contains("sha"));
-        let kind = parse("[source]\nkind='svn'\n");
-        assert!(kind.unwrap_err().to_string().contains("svn"));
-        let base = parse("[source]\nkind='path'\npath='x'\n[config]\nbase='bogusconfig'\n");
-        assert!(base.unwrap_err().to_string().contains("config.base"));
-    }
 }

@@ -174,7 +174,7 @@ mod tests {
 
     #[test]
     fn a_topology_becomes_one_command() {
-        let t = crate::config::topology::load(&crate::config::topology::dir(), "q35").unwrap();
+        let t = crate::model::load_topology(&crate::config::topology::dir(), "q35").unwrap();
         let cmd = command(
             &t,
             Accel::Tcg,

@@ -19,8 +19,8 @@
 //! parse, names other inputs, or whose log is missing or changed is
 //! ignored (with a warning) and the boot runs again.
 
-use crate::pipeline::console::Verdict;
 use crate::report::Run;
+use crate::report::Verdict;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -196,7 +196,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::console::{Outcome, Trial};
+    use crate::report::{Outcome, Trial};
 
     fn run(verdict: Verdict) -> Run {
         Run {

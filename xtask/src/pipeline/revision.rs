@@ -420,7 +420,7 @@ fn ignore_ctime(sh: &xshell::Shell) -> Vec<xshell::PushEnv<'_>> {
 fn apply(dir: &Path, rev: &Revision, pin: &Pin) -> Result<Vec<String>> {
     let base = &pin.base;
     let sh = xshell::Shell::new()?;
-    let _env = crate::pipeline::pin::git_identity(&sh);
+    let _env = crate::sys::git::git_identity(&sh);
     let _ctime = ignore_ctime(&sh);
     let _dir = sh.push_dir(dir);
     for (n, patch) in rev.patches.iter().enumerate() {
@@ -520,7 +520,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let repo = tmp.path().join("repo");
         let sh = xshell::Shell::new().unwrap();
-        let _id = crate::pipeline::pin::git_identity(&sh);
+        let _id = crate::sys::git::git_identity(&sh);
         std::fs::create_dir(&repo).unwrap();
         std::fs::write(repo.join("f.c"), "int a;\n").unwrap();
         let git = |args: &[&str], dir: &Path| {

@@ -151,7 +151,7 @@ impl Slice {
     /// [`Slice::of`] the names of a resolved selection.
     pub fn of_selection(
         spec: Option<Spec>,
-        selection: &crate::cli::test_matrix::Selection,
+        selection: &crate::pipeline::selection::Selection,
     ) -> Result<Slice> {
         let (revisions, topologies) = names(selection);
         Slice::of(spec, &revisions, &topologies)
@@ -282,27 +282,8 @@ pub fn render(placed: &[Placed], format: Format) -> String {
     }
 }
 
-/// `test-matrix --list`: resolve the selection like a run would, print it,
-/// build nothing.
-pub fn list(args: &crate::cli::test_matrix::Args) -> Result<()> {
-    let selection = crate::cli::test_matrix::select(
-        args.profile.as_deref(),
-        &args.revisions,
-        &args.topologies,
-    )?;
-    if let Some(spec @ Spec::One { .. }) = args.shard {
-        // Same checks as a run, so a bad slice fails at plan time.
-        Slice::of_selection(Some(spec), &selection)?;
-    }
-    let (revisions, topologies) = names(&selection);
-    print!(
-        "{}",
-        render(&place(&revisions, &topologies, args.shard), args.format)
-    );
-    Ok(())
-}
-
-fn names(selection: &crate::cli::test_matrix::Selection) -> (Vec<String>, Vec<String>) {
+/// The revision and topology names of a resolved selection.
+pub fn names(selection: &crate::pipeline::selection::Selection) -> (Vec<String>, Vec<String>) {
     (
         selection.revisions.iter().map(|r| r.name.clone()).collect(),
         selection

@@ -11,7 +11,7 @@
 //! goes anywhere near XML. `quick-junit` writes the XML (escaping, the
 //! element order the JUnit schema wants).
 
-use crate::pipeline::console::Outcome;
+use crate::report::Outcome;
 use crate::report::{Report, Run};
 use anyhow::{Context, Result};
 use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
@@ -187,8 +187,8 @@ fn read_tail(path: &Path, limit: u64) -> Result<(String, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::console::{Trial, Verdict};
     use crate::report::{PinInfo, SCHEMA};
+    use crate::report::{Trial, Verdict};
 
     fn trial(name: &str, outcome: Outcome, message: &str) -> Trial {
         Trial {

@@ -5,8 +5,7 @@
 //! `description` of its configs/topologies file), so a reviewer can judge
 //! the coverage without opening the workbench.
 
-use crate::config::topology;
-use crate::pipeline::console::Outcome;
+use crate::report::Outcome;
 use crate::report::Report;
 use anyhow::{Context, Result};
 use std::path::Path;
@@ -109,7 +108,7 @@ pub fn render(report: &Report, topo_dir: &Path) -> String {
 
     out.push_str("\nTopologies:\n\n");
     for topo in &topologies {
-        let description = match topology::load(topo_dir, topo) {
+        let description = match crate::model::load_topology(topo_dir, topo) {
             Ok(t) => t.spec.description.trim().to_string(),
             // A report read on another checkout may name a topology this
             // one lacks or has changed: say so in place of a description.
@@ -195,8 +194,8 @@ fn expected_failures(report: &Report) -> Vec<Xfail> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::console::{Trial, Verdict};
     use crate::report::{PinInfo, Run, SCHEMA};
+    use crate::report::{Trial, Verdict};
 
     fn trial(name: &str, outcome: Outcome, message: &str) -> Trial {
         Trial {

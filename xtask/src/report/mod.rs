@@ -1,15 +1,76 @@
-//! Results of a matrix run: the JSON document (a stable, versioned schema),
-//! the terminal table, and merging the JSON of CI shards. The JUnit and
-//! Markdown renderings live in [`crate::report::junit`] and [`crate::report::markdown`].
+//! Results of a matrix run: the types of the JSON document (a stable,
+//! versioned schema: a [`Report`] of [`Run`]s, each with its [`Verdict`]
+//! and [`Trial`]s), which the pipeline fills in, and their renderings:
+//! the file itself and merging CI shards ([`json`]), the terminal table
+//! ([`table`]), JUnit XML ([`junit`]) and the "Tested on" block
+//! ([`markdown`]).
 
+pub(crate) mod json;
 pub mod junit;
-pub mod markdown;
+pub(crate) mod markdown;
+pub(crate) mod table;
 
-use crate::pipeline::console::{Outcome, Trial, Verdict};
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+/// What the guest said about one trial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Passed,
+    Failed,
+    Ignored,
+    /// A listed expected failure that failed.
+    Xfail,
+    /// A listed expected failure that passed: fails the run.
+    Xpass,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Trial {
+    pub name: String,
+    pub outcome: Outcome,
+    pub message: String,
+}
+
+/// The verdict of one boot, most specific cause first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    Passed,
+    /// Passed on the retry after a hang.
+    Flaky,
+    TestFailed,
+    SuiteCrashed,
+    KernelPanic,
+    BootFailed,
+    Timeout,
+    QemuFailed,
+    /// The revision did not apply or did not build; nothing was booted.
+    BuildFailed,
+}
+
+impl Verdict {
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Passed => "passed",
+            Verdict::Flaky => "flaky",
+            Verdict::TestFailed => "test-failed",
+            Verdict::SuiteCrashed => "suite-crashed",
+            Verdict::KernelPanic => "kernel-panic",
+            Verdict::BootFailed => "boot-failed",
+            Verdict::Timeout => "timeout",
+            Verdict::QemuFailed => "qemu-failed",
+            Verdict::BuildFailed => "build-failed",
+        }
+    }
+
+    pub fn is_success(self) -> bool {
+        matches!(self, Verdict::Passed | Verdict::Flaky)
+    }
+}
 
 /// Bumped on any change of the JSON layout a reader must know about.
 /// 2: a run may carry `reused_from` (its result is an earlier boot's).
@@ -110,180 +171,21 @@ impl Run {
 }
 
 impl Report {
-    /// Points every relative `log` at the file as found from `json`'s
-    /// directory, written as the user reads paths (relative to the project
-    /// root when inside it), so a re-rendered or merged report still
-    /// attaches its logs. Logs found nowhere are left as they are.
-    pub fn resolve_logs(&mut self, json: &Path) {
-        let dir = json.parent().unwrap_or(Path::new("."));
-        for run in &mut self.runs {
-            let found = run.log_path(&[dir]);
-            if found.exists() {
-                let found = std::path::absolute(&found).unwrap_or(found);
-                run.log = crate::config::display(&found);
-            }
-        }
-    }
-
-    /// Combines the reports of CI shards, each named for messages (its
-    /// file). They must share the pin; a revision/topology pair may appear
-    /// only once. Runs come out sorted by revision then topology.
-    pub fn merge(parts: Vec<(String, Report)>) -> Result<Report> {
-        let Some((first_name, first)) = parts.first().cloned() else {
-            bail!("report merge needs at least one JSON report");
-        };
-        let mut seen: Vec<(String, String, String)> = Vec::new();
-        let mut accels: Vec<String> = Vec::new();
-        let mut runs: Vec<Run> = Vec::new();
-        for (name, report) in parts {
-            if report.pin != first.pin {
-                bail!(
-                    "{name} was tested on a different kernel than {first_name}:\n  {first_name}: {} (linux {}, sha256 {})\n  {name}: {} (linux {}, sha256 {})\nmerge only shards of one run (same configs/kernel.toml)",
-                    first.pin.source,
-                    first.pin.version,
-                    first.pin.sha256,
-                    report.pin.source,
-                    report.pin.version,
-                    report.pin.sha256
-                );
-            }
-            if !accels.contains(&report.accel) {
-                accels.push(report.accel.clone());
-            }
-            for run in report.runs {
-                if let Some((_, _, other)) = seen
-                    .iter()
-                    .find(|(r, t, _)| *r == run.revision && *t == run.topology)
-                {
-                    bail!(
-                        "{}/{} is in both {other} and {name}; each pair must come from one shard (were the same shards downloaded twice?)",
-                        run.revision,
-                        run.topology
-                    );
-                }
-                seen.push((run.revision.clone(), run.topology.clone(), name.clone()));
-                runs.push(run);
-            }
-        }
-        runs.sort_by(|a, b| (&a.revision, &a.topology).cmp(&(&b.revision, &b.topology)));
-        Ok(Report {
-            schema: SCHEMA,
-            pin: first.pin,
-            // Shards may land on machines with and without KVM.
-            accel: accels.join("+"),
-            runs,
-        })
-    }
-
-    pub fn write_json(&self, path: &Path) -> Result<()> {
-        let text = serde_json::to_string_pretty(self)?;
-        crate::write_atomic(path, text.as_bytes())
-            .with_context(|| format!("writing the JSON report {}", path.display()))
-    }
-
-    pub fn read_json(path: &Path) -> Result<Report> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let report: Report = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a gsi-workbench JSON report", path.display()))?;
-        if !READS.contains(&report.schema) {
-            anyhow::bail!(
-                "{} has schema {}, this workbench reads {} to {}",
-                path.display(),
-                report.schema,
-                READS.start(),
-                READS.end()
-            );
-        }
-        Ok(report)
-    }
-
-    /// Revision x topology table, failing check named.
-    pub fn table(&self) -> String {
-        let mut revisions: Vec<&str> = Vec::new();
-        let mut topologies: Vec<&str> = Vec::new();
-        for run in &self.runs {
-            if !revisions.contains(&run.revision.as_str()) {
-                revisions.push(&run.revision);
-            }
-            if !topologies.contains(&run.topology.as_str()) {
-                topologies.push(&run.topology);
-            }
-        }
-        let cell = |r: &str, t: &str| -> String {
-            let Some(run) = self
-                .runs
-                .iter()
-                .find(|x| x.revision == r && x.topology == t)
-            else {
-                return "-".into();
-            };
-            let mut text = run.summary();
-            if let Some(bad) = run.failing_trials().next() {
-                text.push_str(&format!(" [{}]", bad.name));
-            }
-            if run.reused_from.is_some() {
-                text.push_str(" (reused)");
-            }
-            text
-        };
-        let mut rows = vec![std::iter::once("revision".to_string())
-            .chain(topologies.iter().map(|t| t.to_string()))
-            .collect::<Vec<_>>()];
-        for r in &revisions {
-            rows.push(
-                std::iter::once(r.to_string())
-                    .chain(topologies.iter().map(|t| cell(r, t)))
-                    .collect(),
-            );
-        }
-        let widths: Vec<usize> = (0..rows[0].len())
-            .map(|c| rows.iter().map(|row| row[c].len()).max().unwrap_or(0))
-            .collect();
-        let mut out = String::new();
-        for row in rows {
-            let line: Vec<String> = row
-                .iter()
-                .zip(&widths)
-                .map(|(text, w)| format!("{text:<w$}"))
-                .collect();
-            out.push_str(line.join("  ").trim_end());
-            out.push('\n');
-        }
-        out
-    }
-
     /// How many runs reused an earlier boot's result.
     pub fn reused(&self) -> usize {
         self.runs.iter().filter(|r| r.reused_from.is_some()).count()
     }
+}
 
-    /// One line per run that did not pass, with where to look.
-    pub fn failures(&self) -> Vec<String> {
-        let mut lines = Vec::new();
-        for run in self.runs.iter().filter(|r| !r.verdict.is_success()) {
-            lines.push(format!(
-                "{}/{}: {} - log: {}",
-                run.revision,
-                run.topology,
-                run.verdict.name(),
-                run.log
-            ));
-            if !run.detail.is_empty() {
-                for l in run.detail.lines().take(12) {
-                    lines.push(format!("    {l}"));
-                }
-            }
-            for t in run.failing_trials() {
-                lines.push(format!(
-                    "    {}: {}",
-                    t.name,
-                    t.message.replace('\n', "\n      ")
-                ));
-            }
-        }
-        lines
+/// Writes the JUnit and Markdown renderings that were asked for.
+pub fn write_outputs(report: &Report, junit: Option<&Path>, markdown: Option<&Path>) -> Result<()> {
+    if let Some(path) = junit {
+        crate::report::junit::write(report, &[], path)?;
     }
+    if let Some(path) = markdown {
+        crate::report::markdown::write(report, &crate::config::topology::dir(), path)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -179,7 +179,7 @@ pub struct RunResult {
 pub struct Attempt {
     pub cause: Cause,
     /// The judged verdict (`passed`, `test-failed`, `timeout`, ...).
-    pub verdict: console::Verdict,
+    pub verdict: crate::report::Verdict,
     pub pit_message: bool,
     pub secs: f64,
 }
@@ -591,7 +591,8 @@ pub fn run(setup: &Setup, options: &Options, reporter: &Reporter) -> Result<Flak
     let initrds = topologies
         .iter()
         .map(|t| {
-            let plan = t.plan(rev, setup.matrix.attribute(rev), setup.matrix.policy());
+            let plan =
+                crate::model::plan::of(t, rev, setup.matrix.attribute(rev), setup.matrix.policy());
             guest::write_initramfs(&setup.binaries, &plan).map(|(p, _)| p)
         })
         .collect::<Result<Vec<_>>>()?;
@@ -606,7 +607,7 @@ pub fn run(setup: &Setup, options: &Options, reporter: &Reporter) -> Result<Flak
     let load = LoadBuild::start(
         &setup.pin.repo,
         super::scratch_dir("load")?,
-        crate::cli::test_matrix::cores(),
+        crate::pipeline::selection::cores(),
     )?;
     let description = load.description.clone();
     let outcome = std::thread::scope(|scope| -> Result<()> {
@@ -697,7 +698,7 @@ fn prune_old_logs(bench: &Path, keep: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::console::Verdict;
+    use crate::report::Verdict;
 
     /// Real console logs from target/gsi/logs, kept as fixtures.
     fn fixture(name: &str) -> String {

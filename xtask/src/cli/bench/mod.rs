@@ -24,10 +24,10 @@
 pub mod flake;
 pub mod vng;
 
-use crate::cli::test_matrix;
 use crate::config::matrix;
 use crate::config::topology::Topology;
 use crate::pipeline::qemu::Accel;
+use crate::pipeline::selection;
 use crate::pipeline::{boot, build, console, guest, pin, revision};
 use crate::sys::progress::{Event, Progress, Reporter};
 use anyhow::{bail, Context, Result};
@@ -364,7 +364,7 @@ fn setup(args: &Args, reporter: &Reporter) -> Result<Setup> {
     } else {
         args.topologies.clone()
     };
-    let selection = test_matrix::select(None, std::slice::from_ref(&args.revision), &topologies)?;
+    let selection = selection::select(None, std::slice::from_ref(&args.revision), &topologies)?;
     crate::sys::tools::ensure(
         &[crate::sys::tools::BUILD, crate::sys::tools::BOOT].concat(),
         true,
@@ -373,7 +373,7 @@ fn setup(args: &Args, reporter: &Reporter) -> Result<Setup> {
     let pin = pin::resolve(&crate::config::configs_dir().join("kernel.toml"), reporter)?;
     let binaries = guest::build_binaries(reporter, false)?;
     let revision = selection.revisions[0].clone();
-    let built = build::build(&pin, &revision, test_matrix::cores(), reporter)?;
+    let built = build::build(&pin, &revision, selection::cores(), reporter)?;
     let accel = boot::detect_accel(&built.bzimage, reporter)?;
     Ok(Setup {
         pin,
@@ -395,7 +395,7 @@ fn run_sections(args: &Args, sections: &[Section], reporter: &Reporter) -> Resul
         schema: SCHEMA,
         started,
         host: Host {
-            cores: test_matrix::cores(),
+            cores: selection::cores(),
             load_start: loadavg(),
             load_end: String::new(),
             qemu: qemu_version(),
@@ -445,7 +445,7 @@ fn run_sections(args: &Args, sections: &[Section], reporter: &Reporter) -> Resul
             Section::Flake => {
                 let options = flake::Options {
                     n: args.flake.unwrap_or(10),
-                    jobs: args.jobs.unwrap_or_else(test_matrix::cores).max(1),
+                    jobs: args.jobs.unwrap_or_else(selection::cores).max(1),
                     drop: args.flake_drop.clone(),
                     append: args.flake_append.clone(),
                 };
@@ -522,12 +522,12 @@ impl Tap {
 /// `test-matrix` arguments for a bench run: with `--rerun` when the verb
 /// has it (identical earlier results are then booted again instead of
 /// reused; the bench measures boots).
-fn matrix_args(words: &[&str]) -> Result<(test_matrix::Args, bool)> {
+fn matrix_args(words: &[&str]) -> Result<(crate::pipeline::run::Args, bool)> {
     let mut with = words.to_vec();
     with.push("--rerun");
-    match test_matrix::Args::from_words(&with) {
+    match crate::pipeline::run::Args::from_words(&with) {
         Ok(args) => Ok((args, true)),
-        Err(_) => Ok((test_matrix::Args::from_words(words)?, false)),
+        Err(_) => Ok((crate::pipeline::run::Args::from_words(words)?, false)),
     }
 }
 
@@ -541,7 +541,7 @@ fn timed_matrix(
     let load = loadavg();
     let tap = Tap::open(reporter);
     let started = Instant::now();
-    let result = test_matrix::run_with(&args, &tap.reporter);
+    let result = crate::pipeline::run::run_with(&args, &tap.reporter);
     let secs = started.elapsed().as_secs_f64();
     let events = tap.close();
     let report = result?;
@@ -592,10 +592,10 @@ fn rebuilt(events: &[(f64, Event)]) -> Vec<String> {
 /// Builds every revision of `profile` outside the clock, so the warm run
 /// starts with nothing to build.
 fn build_profile(profile: &str, reporter: &Reporter) -> Result<Vec<String>> {
-    let selection = test_matrix::select(Some(profile), &[], &[])?;
+    let selection = selection::select(Some(profile), &[], &[])?;
     let pin = pin::resolve(&crate::config::configs_dir().join("kernel.toml"), reporter)?;
     for rev in &selection.revisions {
-        build::build(&pin, rev, test_matrix::cores(), reporter)?;
+        build::build(&pin, rev, selection::cores(), reporter)?;
     }
     Ok(selection.revisions.iter().map(|r| r.name.clone()).collect())
 }
@@ -845,7 +845,12 @@ fn boots(args: &Args, setup: &Setup, reporter: &Reporter) -> Result<Vec<Topology
     let rev = &setup.revision.name;
     let mut all = Vec::new();
     for topology in &setup.topologies {
-        let plan = topology.plan(rev, setup.matrix.attribute(rev), setup.matrix.policy());
+        let plan = crate::model::plan::of(
+            topology,
+            rev,
+            setup.matrix.attribute(rev),
+            setup.matrix.policy(),
+        );
         let (initrd, _) = guest::write_initramfs(&setup.binaries, &plan)?;
         let mut walls = Vec::new();
         let (mut pre, mut kernel, mut init, mut suite) = (vec![], vec![], vec![], vec![]);
@@ -986,7 +991,7 @@ fn cold(args: &Args, setup: &Setup, reporter: &Reporter) -> Result<ColdRun> {
          (a full kernel build: 15-40 min on 2 cores; progress below)"
     ));
     let dir = scratch_dir("cold")?;
-    if let pin::Source::Debian {
+    if let crate::config::kernel::Source::Debian {
         package, version, ..
     } = &setup.pin.source
     {

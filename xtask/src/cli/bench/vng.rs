@@ -176,7 +176,7 @@ fn ensure_kernel(setup: &Setup, l: &Layout, reporter: &Reporter) -> Result<(Path
     };
     let log = l.dir.join("build.log");
     let mut file = std::fs::File::create(&log)?;
-    let jobs = format!("-j{}", crate::cli::test_matrix::cores());
+    let jobs = format!("-j{}", crate::pipeline::selection::cores());
     crate::pipeline::build::make(
         &l.src,
         &l.out,

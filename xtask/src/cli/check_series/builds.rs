@@ -16,8 +16,9 @@
 
 use super::mail::Mail;
 use super::Outcome;
+use crate::config::kernel::KernelConfig;
 use crate::pipeline::build;
-use crate::pipeline::pin::{KernelConfig, Pin};
+use crate::pipeline::pin::Pin;
 use crate::pipeline::revision::{self, Revision};
 use crate::sys::lock::Lock;
 use crate::sys::progress::{Event, Reporter};

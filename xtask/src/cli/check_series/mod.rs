@@ -429,7 +429,7 @@ fn timed(name: &str, reporter: &Reporter, f: impl FnOnce() -> Result<Outcome>) -
 /// root).
 pub fn resolve_revision(arg: &str) -> Result<Revision> {
     if crate::pipeline::git_range::is_range(arg) {
-        return crate::cli::test_matrix::load_revision(arg);
+        return crate::pipeline::selection::load_revision(arg);
     }
     let series = revision::series_dir();
     if revision::known(&series).iter().any(|k| k == arg) {
