@@ -486,6 +486,7 @@ fn boot_one(
     let plan = job
         .topology
         .plan(rev, matrix.attribute(rev), matrix.policy());
+    let planned = console::planned_trials(&plan);
     let timeout_s = timeout.unwrap_or(job.topology.spec.timeout_s);
     let packed = guest::write_initramfs(binaries, &plan);
     let inputs = packed.as_ref().ok().and_then(|(_, hash)| {
@@ -501,6 +502,10 @@ fn boot_one(
         let reused = match reuse.store.lookup(inputs) {
             crate::results::Lookup::Hit(stored) => Some(reuse_stored(*stored, &log)),
             crate::results::Lookup::Miss => None,
+            crate::results::Lookup::Stale(why) => {
+                reporter.note(format!("{rev}/{topo}: {why}: booting it again"));
+                None
+            }
             crate::results::Lookup::Damaged(why) => Some(Err(anyhow::anyhow!("{why}"))),
         };
         match reused {
@@ -536,32 +541,39 @@ fn boot_one(
         Err(err) => Err(anyhow::anyhow!("{err:#}")),
     };
     let xfail = |trial: &str| matrix.xfail(rev, topo, trial);
+    let judge = |o: &boot::Outcome| console::judge(&o.console, o.ending, Some(&planned), &xfail);
     let mut outcome = attempt(&log);
-    // A hang under TCG is retried once (the first log is kept beside the
-    // second); a pass on the retry is reported as `flaky`, never hidden.
-    let mut first_hang = None;
+    // A hang under TCG, or a report that does not add up, is retried once
+    // (the first log is kept beside the second, and named in the detail); a
+    // pass on the retry is reported as `flaky`, never hidden.
+    let mut first_try = None;
     if let Ok(first) = &outcome {
-        if console::judge(&first.console, first.ending, &xfail).0 == Verdict::Timeout {
+        let first = judge(first);
+        if first.verdict.is_retried() {
             let kept = log.with_extension("attempt1.log");
             let _ = std::fs::rename(&log, &kept);
-            first_hang = Some(kept);
+            first_try = Some((kept, first.verdict));
             outcome = attempt(&log);
         }
     }
     match outcome {
         Ok(outcome) => {
-            let (verdict, trials) = console::judge(&outcome.console, outcome.ending, &xfail);
-            run.verdict = match (&first_hang, verdict) {
+            let judged = judge(&outcome);
+            run.verdict = match (&first_try, judged.verdict) {
                 (Some(_), Verdict::Passed) => Verdict::Flaky,
                 (_, verdict) => verdict,
             };
-            run.trials = trials;
+            run.trials = judged.trials;
             run.sysfs = crate::differential::keyed(&outcome.console.sysfs);
             run.boot_s = crate::secs(Duration::from_secs_f64(outcome.secs));
             let c = &outcome.console;
-            let hang = first_hang.as_ref().map(|kept| {
+            let retry = first_try.as_ref().map(|(kept, first)| {
+                let what = match first {
+                    Verdict::Timeout => "timed out".to_string(),
+                    other => format!("was {}", other.name()),
+                };
                 format!(
-                    "first attempt timed out (log: {}); this is the retry",
+                    "first attempt {what} (log: {}); this is the retry",
                     crate::config::display(kept)
                 )
             });
@@ -578,7 +590,8 @@ fn boot_one(
                 _ => String::new(),
             };
             run.detail = [
-                hang.unwrap_or_default(),
+                retry.unwrap_or_default(),
+                judged.problems.join("\n"),
                 c.panic.join("\n"),
                 c.qemu_errors.join("\n"),
                 c.init_errors.join("\n"),
@@ -594,7 +607,7 @@ fn boot_one(
             run.detail = format!("{err:#}");
         }
     }
-    if let Some(inputs) = inputs.filter(|_| crate::results::storable(&run, first_hang.is_some())) {
+    if let Some(inputs) = inputs.filter(|_| crate::results::storable(&run, first_try.is_some())) {
         let booted_in = log_dir
             .file_name()
             .map_or(String::new(), |n| n.to_string_lossy().to_string());

@@ -27,7 +27,7 @@ use libtest_mimic::{Arguments, ColorSetting, Completion, Failed, Trial};
 
 const PLAN_ENV: &str = "GSI_PLAN";
 /// libtest's exit code for failed tests; also used for zero trials.
-const FAILED: u8 = 101;
+const FAILED: u8 = protocol::SUITE_FAILED as u8;
 /// The suite could not start: not a verdict.
 const BROKEN: u8 = 2;
 
