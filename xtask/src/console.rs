@@ -177,6 +177,8 @@ pub struct Console {
     pub kernel_started: bool,
     /// The guest's sysfs dump (SYSFS records): `(bdf, file) -> value`.
     pub sysfs: BTreeMap<(String, String), String>,
+    /// The same files after every `gsi` read (SYSFS-AFTER records).
+    pub sysfs_after: BTreeMap<(String, String), String>,
 }
 
 impl Console {
@@ -226,13 +228,20 @@ impl Console {
                 Some(_) => self.garble(line, "more trials than the host keeps"),
                 None => self.garble(line, "a TRIAL record that does not parse"),
             },
-            protocol::SYSFS if self.begun && !self.ended => match parse_sysfs(rest) {
-                Some((key, value)) if self.sysfs.len() < MAX_SYSFS => {
-                    self.sysfs.insert(key, value);
+            protocol::SYSFS | protocol::SYSFS_AFTER if self.begun && !self.ended => {
+                let dump = if tag == protocol::SYSFS {
+                    &mut self.sysfs
+                } else {
+                    &mut self.sysfs_after
+                };
+                match parse_sysfs(rest) {
+                    Some((key, value)) if dump.len() < MAX_SYSFS => {
+                        dump.insert(key, value);
+                    }
+                    Some(_) => {}
+                    None => self.garble(line, "a SYSFS record that does not parse"),
                 }
-                Some(_) => {}
-                None => self.garble(line, "a SYSFS record that does not parse"),
-            },
+            }
             protocol::END if self.begun && !self.ended => {
                 self.ended = true;
                 self.counts = parse_end(rest);

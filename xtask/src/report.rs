@@ -10,9 +10,12 @@ use std::path::{Path, PathBuf};
 
 /// Bumped on any change of the JSON layout a reader must know about.
 /// 2: a run may carry `reused_from` (its result is an earlier boot's).
-pub const SCHEMA: u32 = 2;
+/// 3: a run may carry `sysfs_after` (the dump after the `gsi` reads) and
+/// `differential` (compared with baseline, or why not).
+pub const SCHEMA: u32 = 3;
 
-/// The schemas [`Report::read_json`] reads: 1 is 2 without `reused_from`.
+/// The schemas [`Report::read_json`] reads: each is the next without the
+/// fields it added.
 pub const READS: std::ops::RangeInclusive<u32> = 1..=SCHEMA;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -52,11 +55,43 @@ pub struct Run {
     /// differential check against `baseline` ([`crate::differential`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub sysfs: BTreeMap<String, String>,
+    /// The same files read again after every `gsi` read (schema 3).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sysfs_after: BTreeMap<String, String>,
+    /// Whether the differential check compared this run with `baseline`,
+    /// and if not, why (schema 3).
+    #[serde(default, skip_serializing_if = "Differential::is_pending")]
+    pub differential: Differential,
     /// Set when this result was not booted by this run but reused from an
     /// identical earlier boot ([`crate::results`]): that run's log
     /// directory, e.g. `run-1764115200-4242`. `--rerun` boots instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reused_from: Option<String>,
+}
+
+/// Where a run stands with the differential check ([`crate::differential`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Differential {
+    /// Not looked at yet (absent from the JSON).
+    #[default]
+    Pending,
+    /// This run is the `baseline` the others are compared with.
+    Baseline,
+    /// Compared with `baseline` on the same topology.
+    Compared,
+    /// No `baseline` run of the same topology in this report: not compared
+    /// (yet: merging the shard that has it compares it).
+    NoBaseline,
+    /// Not compared, for the reason given (the run or the baseline has no
+    /// complete dump).
+    Skipped(String),
+}
+
+impl Differential {
+    pub fn is_pending(&self) -> bool {
+        *self == Differential::Pending
+    }
 }
 
 impl Run {
@@ -163,6 +198,8 @@ impl Report {
             }
         }
         runs.sort_by(|a, b| (&a.revision, &a.topology).cmp(&(&b.revision, &b.topology)));
+        // A run whose baseline was in another shard is compared now.
+        crate::differential::check(&mut runs);
         Ok(Report {
             schema: SCHEMA,
             pin: first.pin,
@@ -247,7 +284,28 @@ impl Report {
             out.push_str(line.join("  ").trim_end());
             out.push('\n');
         }
+        out.push_str(&self.differential_note());
         out
+    }
+
+    /// A line naming the runs the differential check could not compare
+    /// for want of a baseline run of their topology; empty when none.
+    pub fn differential_note(&self) -> String {
+        let missing = crate::differential::without_baseline(&self.runs);
+        if missing.is_empty() {
+            return String::new();
+        }
+        let mut topologies: Vec<String> = missing
+            .iter()
+            .filter_map(|pair| pair.split_once('/'))
+            .map(|(_, t)| format!("{}/{t}", crate::differential::BASELINE))
+            .collect();
+        topologies.dedup();
+        format!(
+            "differential: not run for {} - no {} in this report\n",
+            missing.join(", "),
+            topologies.join(", ")
+        )
     }
 
     /// How many runs reused an earlier boot's result.
@@ -314,6 +372,8 @@ mod tests {
                     ],
                     detail: String::new(),
                     sysfs: Default::default(),
+                    sysfs_after: Default::default(),
+                    differential: Default::default(),
                     reused_from: None,
                 },
                 Run {
@@ -325,6 +385,8 @@ mod tests {
                     trials: vec![trial("a::gsi-bound", Outcome::Failed)],
                     detail: String::new(),
                     sysfs: Default::default(),
+                    sysfs_after: Default::default(),
+                    differential: Default::default(),
                     reused_from: None,
                 },
             ],
@@ -373,7 +435,7 @@ mod tests {
         report.write_json(&path).unwrap();
         let value: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        assert_eq!(value["schema"], 2);
+        assert_eq!(value["schema"], 3);
         assert_eq!(value["runs"][0]["reused_from"], "run-1764115200-4242");
         assert!(value["runs"][1].get("reused_from").is_none());
         assert_eq!(
@@ -390,11 +452,11 @@ mod tests {
             .remove("reused_from");
         std::fs::write(&path, old.to_string()).unwrap();
         assert_eq!(Report::read_json(&path).unwrap().reused(), 0);
-        old["schema"] = 3.into();
+        old["schema"] = 4.into();
         std::fs::write(&path, old.to_string()).unwrap();
         let err = format!("{:#}", Report::read_json(&path).unwrap_err());
         assert!(
-            err.contains("schema 3") && err.contains("reads 1 to 2"),
+            err.contains("schema 4") && err.contains("reads 1 to 3"),
             "{err}"
         );
     }

@@ -235,6 +235,8 @@ mod tests {
             }],
             detail: String::new(),
             sysfs: [("0000:00:03.0/irq".to_string(), "11".to_string())].into(),
+            sysfs_after: Default::default(),
+            differential: Default::default(),
             reused_from: None,
         }
     }

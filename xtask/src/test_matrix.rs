@@ -306,6 +306,8 @@ pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
                             trials: vec![],
                             detail: format!("{err:#}"),
                             sysfs: Default::default(),
+                            sysfs_after: Default::default(),
+                            differential: Default::default(),
                             reused_from: None,
                         });
                     }
@@ -481,6 +483,8 @@ fn boot_one(
         trials: vec![],
         detail: String::new(),
         sysfs: Default::default(),
+        sysfs_after: Default::default(),
+        differential: Default::default(),
         reused_from: None,
     };
     let plan = job
@@ -565,6 +569,7 @@ fn boot_one(
             };
             run.trials = judged.trials;
             run.sysfs = crate::differential::keyed(&outcome.console.sysfs);
+            run.sysfs_after = crate::differential::keyed(&outcome.console.sysfs_after);
             run.boot_s = crate::secs(Duration::from_secs_f64(outcome.secs));
             let c = &outcome.console;
             let retry = first_try.as_ref().map(|(kept, first)| {

@@ -177,6 +177,10 @@ pub mod protocol {
     /// directory, read before any trial; the host compares them across
     /// revisions.
     pub const SYSFS: &str = "@@GSI-SYSFS";
+    /// `@@GSI-SYSFS-AFTER <bdf> <file> <escaped value>`: the same files
+    /// read again after every `gsi` read (the suite's `sysfs-after-reads`
+    /// trials), printed after the last TRIAL and before END.
+    pub const SYSFS_AFTER: &str = "@@GSI-SYSFS-AFTER";
     /// `@@GSI-END passed=N failed=N ignored=N`
     pub const END: &str = "@@GSI-END";
     /// `@@GSI-INIT-ERROR <escaped message>`: /init could not run the suite.
