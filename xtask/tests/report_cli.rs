@@ -313,12 +313,13 @@ fn check_junit(path: &Path) {
 }
 
 /// Validates against tests/fixtures/junit.xsd; the error is xmllint's.
-/// A machine without xmllint fails here with the command that installs
-/// it: skipping would pass without checking.
+/// A machine without xmllint fails here, the install command first in the
+/// message: skipping would pass without checking. (`cargo xtask
+/// test-matrix` and `cargo xtask ci` install it.)
 fn xmllint(path: &Path) -> Result<(), String> {
     if xtask::sys::tools::find_on_path("xmllint").is_none() {
         panic!(
-            "xmllint is needed to validate the JUnit output against its schema; install it: {}",
+            "{}\nxmllint (Debian libxml2-utils) is missing: it validates the JUnit output against its schema",
             xtask::sys::tools::install_command(&["libxml2-utils"])
         );
     }

@@ -37,8 +37,8 @@ const CONSOLE_LEVEL: libc::c_int = 1;
 /// The kernel command-line word that asks for a debug shell.
 const SHELL_WORD: &str = "gsi.shell";
 const SHELL: &str = "/bin/sh";
-/// libtest's exit code when a test failed: a verdict, not a crash.
-const LIBTEST_FAILED: i32 = 101;
+/// The suite's exit code when a test failed: a verdict, not a crash.
+const LIBTEST_FAILED: i32 = gsi_plan::protocol::SUITE_FAILED;
 
 #[cfg(not(test))]
 #[no_mangle]
@@ -377,14 +377,15 @@ fn reboot_power_off() {
 }
 
 /// QEMU's `-device isa-debug-exit,iobase=0xf4,iosize=0x04` ends QEMU on a
-/// write to the port; without the device the write does nothing.
+/// write to the port; without the device the write does nothing. The host
+/// puts the device at the same shared constant.
 #[cfg(target_arch = "x86_64")]
 fn debug_exit() {
-    const PORT: u16 = 0xf4;
+    const PORT: u16 = gsi_plan::DEBUG_EXIT_PORT;
     // SAFETY: ioperm only changes this process's I/O permission bitmap.
     if unsafe { libc::ioperm(libc::c_ulong::from(PORT), 4, 1) } != 0 {
         say(&format!(
-            "gsi-init: ioperm(0xf4) failed: {}",
+            "gsi-init: ioperm({PORT:#x}) failed: {}",
             io::Error::last_os_error()
         ));
         return;

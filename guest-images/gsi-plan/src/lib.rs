@@ -13,6 +13,16 @@ pub const PLAN_PATH: &str = "/etc/gsi/plan.toml";
 /// Where the suite binary lives inside the initramfs.
 pub const SUITE_PATH: &str = "/bin/gsi-suite";
 
+/// The I/O port of QEMU's `isa-debug-exit` device: the harness puts the
+/// device there, and /init writes to it when it cannot power off through
+/// ACPI (`acpi=off`).
+pub const DEBUG_EXIT_PORT: u16 = 0xf4;
+
+/// This file: the plan format and the console protocol. The host hashes it
+/// into the identity of the code that judges a console, so a stored
+/// verdict is not reused once the protocol changes.
+pub const SOURCE: &str = include_str!("lib.rs");
+
 /// Everything the guest needs to know about one boot.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -167,6 +177,10 @@ pub mod protocol {
     /// directory, read before any trial; the host compares them across
     /// revisions.
     pub const SYSFS: &str = "@@GSI-SYSFS";
+    /// `@@GSI-SYSFS-AFTER <bdf> <file> <escaped value>`: the same files
+    /// read again after every `gsi` read (the suite's `sysfs-after-reads`
+    /// trials), printed after the last TRIAL and before END.
+    pub const SYSFS_AFTER: &str = "@@GSI-SYSFS-AFTER";
     /// `@@GSI-END passed=N failed=N ignored=N`
     pub const END: &str = "@@GSI-END";
     /// `@@GSI-INIT-ERROR <escaped message>`: /init could not run the suite.
@@ -175,6 +189,9 @@ pub mod protocol {
     pub const DONE: &str = "@@GSI-DONE";
     /// Protocol version printed after BEGIN.
     pub const VERSION: &str = "v1";
+    /// The suite's exit status when a trial failed or there was none to
+    /// run (libtest's); 0 when none failed. DONE carries it.
+    pub const SUITE_FAILED: i32 = 101;
     /// Longest message the guest prints; the host cuts longer ones too.
     pub const MAX_MESSAGE: usize = 2000;
 

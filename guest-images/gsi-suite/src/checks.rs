@@ -15,10 +15,11 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use gsi_plan::{pin_name, Answer, Attribute, Device, Plan};
 
+use crate::dump::{self, Dump};
 use crate::kernel_log::{self, Ioapic};
 use crate::system::{read_number, read_text, AttrRead, OsError, System};
 
@@ -34,10 +35,11 @@ pub enum Check {
     GsiAfterUnbind,
     IrqOracle,
     IrqVsGsi,
+    SysfsAfterReads,
 }
 
 impl Check {
-    pub const ALL: [Check; 9] = [
+    pub const ALL: [Check; 10] = [
         Check::Present,
         Check::Pin,
         Check::Driver,
@@ -47,6 +49,7 @@ impl Check {
         Check::GsiAfterUnbind,
         Check::IrqOracle,
         Check::IrqVsGsi,
+        Check::SysfsAfterReads,
     ];
 
     pub fn name(self) -> &'static str {
@@ -60,6 +63,7 @@ impl Check {
             Check::GsiAfterUnbind => "gsi-after-unbind",
             Check::IrqOracle => "irq-oracle",
             Check::IrqVsGsi => "irq-vs-gsi",
+            Check::SysfsAfterReads => "sysfs-after-reads",
         }
     }
 
@@ -83,9 +87,11 @@ impl Check {
         }
     }
 
-    /// When the check runs: 0 reads only; 1 enables unbound devices; 2
-    /// disables them again (after their enable); 3 unbinds drivers, last,
-    /// because an unbound device's `irq`, interrupt and driver are gone.
+    /// When the check runs: 0 reads only; 1 dumps sysfs again, after every
+    /// `gsi` read and before anything changes the machine; 2 enables
+    /// unbound devices; 3 disables them again (after their enable); 4
+    /// unbinds drivers, last, because an unbound device's `irq`, interrupt
+    /// and driver are gone.
     pub fn phase(self) -> u8 {
         match self {
             Check::Present
@@ -94,9 +100,10 @@ impl Check {
             | Check::Gsi
             | Check::IrqOracle
             | Check::IrqVsGsi => 0,
-            Check::GsiAfterEnable => 1,
-            Check::GsiAfterDisable => 2,
-            Check::GsiAfterUnbind => 3,
+            Check::SysfsAfterReads => 1,
+            Check::GsiAfterEnable => 2,
+            Check::GsiAfterDisable => 3,
+            Check::GsiAfterUnbind => 4,
         }
     }
 
@@ -105,7 +112,9 @@ impl Check {
         let bound = device.driver.is_some();
         let routed = matches!(Expected::of(plan, device), Expected::Gsi(_));
         match self {
-            Check::Present | Check::Pin | Check::Driver | Check::Gsi => true,
+            Check::Present | Check::Pin | Check::Driver | Check::Gsi | Check::SysfsAfterReads => {
+                true
+            }
             // Enabling a bound device fails with EBUSY, and a device without
             // a pin has nothing for enable to route.
             Check::GsiAfterEnable | Check::GsiAfterDisable => !bound && device.pin != 0,
@@ -198,15 +207,23 @@ impl Expected {
 pub struct Suite {
     pub plan: Plan,
     system: System,
+    /// The sysfs dump before anything read `gsi` ([`dump`]).
+    boot_dump: Dump,
     /// Each device's `gsi` file at start, by plan index.
     boot_gsi: Vec<AttrRead>,
+    /// The dump again, after every `gsi` read (the `sysfs-after-reads`
+    /// trials fill it in, device by device).
+    after_reads: Mutex<Dump>,
     /// Read when first needed, at most once.
     ioapics: OnceLock<Result<Vec<Ioapic>, String>>,
 }
 
 impl Suite {
-    /// Takes the boot-time snapshot of every `gsi` file.
+    /// Takes the boot-time sysfs dump, then the snapshot of every `gsi`
+    /// file, in that order: the dump must see the machine before any
+    /// `gsi` read could change it.
     pub fn new(plan: Plan, system: System) -> Suite {
+        let boot_dump = dump::dump(&plan, &system);
         let boot_gsi = plan
             .devices
             .iter()
@@ -215,9 +232,24 @@ impl Suite {
         Suite {
             plan,
             system,
+            boot_dump,
             boot_gsi,
+            after_reads: Mutex::default(),
             ioapics: OnceLock::new(),
         }
+    }
+
+    /// The dump taken before any `gsi` read.
+    pub fn boot_dump(&self) -> &Dump {
+        &self.boot_dump
+    }
+
+    /// The dump as the `sysfs-after-reads` trials took it.
+    pub fn dump_after_reads(&self) -> Dump {
+        self.after_reads
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     pub fn run(&self, trial: &Trial) -> Verdict {
@@ -232,8 +264,47 @@ impl Suite {
             Check::GsiAfterUnbind => self.gsi_after_unbind(device),
             Check::IrqOracle => self.irq_oracle(device),
             Check::IrqVsGsi => self.irq_vs_gsi(device),
+            Check::SysfsAfterReads => self.sysfs_after_reads(device),
         };
         result.unwrap_or_else(Verdict::Failed)
+    }
+
+    /// Every file of the dump, read again after all `gsi` reads, must be
+    /// as it was before them: reading the attribute may not change the
+    /// device (enable it, route its interrupt, add or drop a file). The
+    /// values also go to the host, which compares them across revisions.
+    fn sysfs_after_reads(&self, device: &Device) -> Result<Verdict, String> {
+        self.device_dir(device)?;
+        let now = dump::dump_device(device, &self.system);
+        let before: Dump = self
+            .boot_dump
+            .iter()
+            .filter(|((bdf, _), _)| *bdf == device.bdf)
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
+        let changed = dump::differences(&before, &now);
+        let mut after = self
+            .after_reads
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        after.retain(|(bdf, _), _| *bdf != device.bdf);
+        after.extend(now);
+        drop(after);
+        let at = self.system.device(&device.bdf);
+        Ok(if changed.is_empty() {
+            Verdict::Passed(format!(
+                "{} dumped file{} of {} read the same after the gsi reads",
+                before.len(),
+                if before.len() == 1 { "" } else { "s" },
+                at.display()
+            ))
+        } else {
+            Verdict::Failed(format!(
+                "files of {} changed between the dump before the gsi reads and after them: {}",
+                at.display(),
+                changed.join("; ")
+            ))
+        })
     }
 
     fn present(&self, device: &Device) -> Verdict {

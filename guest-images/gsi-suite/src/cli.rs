@@ -27,7 +27,7 @@ use libtest_mimic::{Arguments, ColorSetting, Completion, Failed, Trial};
 
 const PLAN_ENV: &str = "GSI_PLAN";
 /// libtest's exit code for failed tests; also used for zero trials.
-const FAILED: u8 = 101;
+const FAILED: u8 = protocol::SUITE_FAILED as u8;
 /// The suite could not start: not a verdict.
 const BROKEN: u8 = 2;
 
@@ -56,10 +56,8 @@ pub fn run() -> u8 {
         }
     };
 
-    // Snapshot the gsi files before any trial can change them.
+    // The sysfs dump, then the gsi files, before any trial can change them.
     let system = System::from_env();
-    // The sysfs dump too, read before any trial as well.
-    let sysfs = dump::dump(&plan, &system);
     let suite = Arc::new(Suite::new(plan, system));
     let planned = checks::trials(&suite.plan);
     let tally = Arc::new(Mutex::new(Tally::default()));
@@ -103,10 +101,15 @@ pub fn run() -> u8 {
         .filter(|trial| !args.is_filtered_out(trial))
         .count();
     say(&report::begin_line(count));
-    for line in dump::lines(&sysfs) {
+    for line in dump::lines(protocol::SYSFS, suite.boot_dump()) {
         say(&line);
     }
     let conclusion = libtest_mimic::run(&args, trials);
+    // Taken by the sysfs-after-reads trials, in their phase; printed now,
+    // on lines of their own.
+    for line in dump::lines(protocol::SYSFS_AFTER, &suite.dump_after_reads()) {
+        say(&line);
+    }
     let tally = *tally.lock().unwrap_or_else(PoisonError::into_inner);
     say(&tally.end_line());
 

@@ -96,7 +96,7 @@ fn every_trial_prints_one_line_and_end_counts_them() {
     assert_eq!(
         lines,
         [
-            "@@GSI-BEGIN v1 trials=6".to_owned(),
+            "@@GSI-BEGIN v1 trials=7".to_owned(),
             // The differential dump: every other readable file of the device.
             "@@GSI-SYSFS 0000:00:03.0 irq 23".to_owned(),
             format!("@@GSI-TRIAL passed rng::driver {sys}/bus/pci/devices/0000:00:03.0/driver -> virtio-pci"),
@@ -108,7 +108,13 @@ fn every_trial_prints_one_line_and_end_counts_them() {
             "@@GSI-TRIAL ignored rng::irq-vs-gsi irq 23 is on chip PCI-MSIX-0000:00:03.0 (MSI/MSI-X): no INTx GSI behind it".to_owned(),
             format!("@@GSI-TRIAL passed rng::pin {sys}/bus/pci/devices/0000:00:03.0/config[0x3d] = 1 (INTA)"),
             format!("@@GSI-TRIAL passed rng::present {sys}/bus/pci/devices/0000:00:03.0 exists"),
-            "@@GSI-END passed=3 failed=1 ignored=2".to_owned(),
+            format!(
+                "@@GSI-TRIAL passed rng::sysfs-after-reads 1 dumped file of \
+                 {sys}/bus/pci/devices/0000:00:03.0 read the same after the gsi reads"
+            ),
+            // The same files again, after the gsi reads, before END.
+            "@@GSI-SYSFS-AFTER 0000:00:03.0 irq 23".to_owned(),
+            "@@GSI-END passed=4 failed=1 ignored=2".to_owned(),
         ]
     );
 }

@@ -118,6 +118,8 @@ mod tests {
                     }],
                     detail: String::new(),
                     sysfs: Default::default(),
+                    sysfs_after: Default::default(),
+                    differential: Default::default(),
                     reused_from: None,
                 })
                 .collect(),

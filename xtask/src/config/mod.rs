@@ -2,7 +2,7 @@
 //! line and the key, and a path resolver relative to each file.
 
 pub mod kernel;
-pub(crate) mod matrix;
+pub mod matrix;
 pub(crate) mod topology;
 
 use anyhow::{Context, Result};

@@ -1,12 +1,19 @@
 //! The differential check: a patch that only adds the `gsi` attribute must
 //! leave every other file of a device's sysfs directory as it was. Each
-//! guest prints a dump of those files before any trial runs
-//! (`gsi_suite::dump`); here each revision's dump is compared with
-//! `baseline`'s on the same topology, and each file that differs or exists
-//! on one side only becomes a failed trial `sysfs-diff::<bdf>/<file>`.
+//! guest prints a dump of those files twice (`gsi_suite::dump`): before
+//! anything reads `gsi`, and again after every `gsi` read (the guest
+//! itself requires the two to be equal, trial `sysfs-after-reads`). Here
+//! each revision's dumps are compared with `baseline`'s on the same
+//! topology, and each file that differs or exists on one side only becomes
+//! a failed trial: `sysfs-diff::<bdf>/<file>` for the first dump,
+//! `sysfs-diff-after-reads::<bdf>/<file>` for the second.
+//!
+//! Every run records whether it was compared ([`Differential`]). A run
+//! whose baseline is not in the report (another CI shard) is
+//! `no-baseline`, and [`check`] runs again when shards are merged
+//! (`report merge`), so the comparison happens wherever the two meet.
 
-use crate::report::Run;
-use crate::report::{Outcome, Trial, Verdict};
+use crate::report::{Differential, Outcome, Run, Trial, Verdict};
 use std::collections::BTreeMap;
 
 /// The revision every other one is compared with.
@@ -19,38 +26,58 @@ pub fn keyed(dump: &BTreeMap<(String, String), String>) -> BTreeMap<String, Stri
         .collect()
 }
 
-/// Compares each non-baseline run with the baseline run of its topology.
-/// Differences are added as failed trials and turn a pass into
+/// Compares each run not compared yet with the baseline run of its
+/// topology. Differences are added as failed trials and turn a pass into
 /// `test-failed`. A run is compared only when both boots reached a verdict
 /// on their trials (a crashed or unbooted run has no complete dump and
 /// already fails); when the baseline did not pass, the run gets a note in
-/// its detail instead of blame.
+/// its detail instead of blame. Runs already compared are left alone, so
+/// running it again on merged shards adds nothing twice.
 pub fn check(runs: &mut [Run]) {
-    let baselines: BTreeMap<String, (Verdict, BTreeMap<String, String>)> = runs
+    type Dumps = (BTreeMap<String, String>, BTreeMap<String, String>);
+    let baselines: BTreeMap<String, (Verdict, Dumps)> = runs
         .iter()
         .filter(|r| r.revision == BASELINE)
-        .map(|r| (r.topology.clone(), (r.verdict, r.sysfs.clone())))
+        .map(|r| {
+            let dumps = (r.sysfs.clone(), r.sysfs_after.clone());
+            (r.topology.clone(), (r.verdict, dumps))
+        })
         .collect();
-    for run in runs.iter_mut().filter(|r| r.revision != BASELINE) {
-        let Some((verdict, base)) = baselines.get(&run.topology) else {
+    let complete = |v: Verdict| v.is_success() || v == Verdict::TestFailed;
+    for run in runs.iter_mut() {
+        if !matches!(
+            run.differential,
+            Differential::Pending | Differential::NoBaseline
+        ) {
+            continue;
+        }
+        if run.revision == BASELINE {
+            run.differential = Differential::Baseline;
+            continue;
+        }
+        if !complete(run.verdict) {
+            run.differential =
+                Differential::Skipped(format!("{} has no complete sysfs dump", run.verdict.name()));
+            continue;
+        }
+        let Some((verdict, (base, base_after))) = baselines.get(&run.topology) else {
+            run.differential = Differential::NoBaseline;
             continue;
         };
-        let complete = |v: Verdict| v.is_success() || v == Verdict::TestFailed;
-        if !complete(run.verdict) {
-            continue;
-        }
         if !verdict.is_success() {
-            note(
-                run,
-                &format!(
-                    "sysfs differential check skipped: {BASELINE} on {} is {}",
-                    run.topology,
-                    verdict.name()
-                ),
-            );
+            let why = format!("{BASELINE} on {} is {}", run.topology, verdict.name());
+            note(run, &format!("sysfs differential check skipped: {why}"));
+            run.differential = Differential::Skipped(why);
             continue;
         }
-        let diffs = differences(base, &run.sysfs, &run.revision);
+        let mut diffs = differences("sysfs-diff", base, &run.sysfs, &run.revision);
+        diffs.extend(differences(
+            "sysfs-diff-after-reads",
+            base_after,
+            &run.sysfs_after,
+            &run.revision,
+        ));
+        run.differential = Differential::Compared;
         if diffs.is_empty() {
             continue;
         }
@@ -61,8 +88,19 @@ pub fn check(runs: &mut [Run]) {
     }
 }
 
-/// One failed trial per file that differs or is on one side only.
+/// The runs the check could not compare for want of a baseline run of
+/// their topology, as `revision/topology`: for the report's own line.
+pub fn without_baseline(runs: &[Run]) -> Vec<String> {
+    runs.iter()
+        .filter(|r| r.differential == Differential::NoBaseline)
+        .map(|r| format!("{}/{}", r.revision, r.topology))
+        .collect()
+}
+
+/// One failed trial `<prefix>::<key>` per file that differs or is on one
+/// side only.
 fn differences(
+    prefix: &str,
     base: &BTreeMap<String, String>,
     other: &BTreeMap<String, String>,
     revision: &str,
@@ -72,7 +110,7 @@ fn differences(
         .chain(other.keys().filter(|k| !base.contains_key(*k)))
         .filter(|k| base.get(*k) != other.get(*k))
         .map(|k| Trial {
-            name: format!("sysfs-diff::{k}"),
+            name: format!("{prefix}::{k}"),
             outcome: Outcome::Failed,
             message: format!(
                 "{BASELINE}: {}, {revision}: {}",
@@ -95,6 +133,10 @@ mod tests {
     use super::*;
 
     fn run(revision: &str, topology: &str, verdict: Verdict, sysfs: &[(&str, &str)]) -> Run {
+        let dump: BTreeMap<String, String> = sysfs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Run {
             revision: revision.into(),
             topology: topology.into(),
@@ -103,10 +145,10 @@ mod tests {
             log: String::new(),
             trials: vec![],
             detail: String::new(),
-            sysfs: sysfs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            sysfs: dump.clone(),
+            // Unless a test changes it: the reads changed nothing.
+            sysfs_after: dump,
+            differential: Differential::Pending,
             reused_from: None,
         }
     }
@@ -140,9 +182,14 @@ mod tests {
         ];
         check(&mut runs);
         assert_eq!(runs[1].verdict, Verdict::TestFailed);
-        assert_eq!(runs[1].trials.len(), 1);
+        // In both dumps: the revision changed irq from the start.
+        assert_eq!(runs[1].trials.len(), 2);
         let trial = &runs[1].trials[0];
         assert_eq!(trial.name, "sysfs-diff::0000:00:03.0/irq");
+        assert_eq!(
+            runs[1].trials[1].name,
+            "sysfs-diff-after-reads::0000:00:03.0/irq"
+        );
         assert_eq!(trial.outcome, Outcome::Failed);
         assert_eq!(trial.message, "baseline: \"11\", v4: \"10\"");
         assert!(runs[0].trials.is_empty() && runs[0].verdict == Verdict::Passed);
@@ -184,5 +231,56 @@ mod tests {
             runs[1].detail
         );
         assert!(runs[2].detail.is_empty() && runs[2].trials.is_empty());
+    }
+
+    #[test]
+    fn a_file_changed_by_the_reads_fails_the_after_reads_comparison() {
+        let mut runs = vec![
+            run("baseline", "q35", Verdict::Passed, &DEV),
+            run("v5", "q35", Verdict::Passed, &DEV),
+        ];
+        runs[1]
+            .sysfs_after
+            .insert("0000:00:03.0/enable".into(), "1".into());
+        check(&mut runs);
+        assert_eq!(runs[1].verdict, Verdict::TestFailed);
+        assert_eq!(runs[1].trials.len(), 1, "{:?}", runs[1].trials);
+        let trial = &runs[1].trials[0];
+        assert_eq!(trial.name, "sysfs-diff-after-reads::0000:00:03.0/enable");
+        assert_eq!(trial.message, "baseline: (absent), v5: \"1\"");
+        assert_eq!(runs[0].differential, Differential::Baseline);
+        assert_eq!(runs[1].differential, Differential::Compared);
+    }
+
+    #[test]
+    fn shards_without_their_baseline_are_compared_when_merged() {
+        let changed = [("0000:00:03.0/irq", "10"), DEV[1]];
+        // Shard 1 has v5/q35 and baseline/microvm; shard 2 baseline/q35.
+        let mut shard1 = vec![
+            run("baseline", "microvm", Verdict::Passed, &DEV),
+            run("v5", "q35", Verdict::Passed, &changed),
+        ];
+        check(&mut shard1);
+        assert_eq!(shard1[1].differential, Differential::NoBaseline);
+        assert_eq!(shard1[1].verdict, Verdict::Passed, "nothing to compare yet");
+        assert_eq!(without_baseline(&shard1), ["v5/q35"]);
+        let mut shard2 = vec![run("baseline", "q35", Verdict::Passed, &DEV)];
+        check(&mut shard2);
+        // Merged: the comparison happens, once, however often it runs.
+        let mut merged: Vec<Run> = shard1.into_iter().chain(shard2).collect();
+        check(&mut merged);
+        check(&mut merged);
+        let v5 = &merged[1];
+        assert_eq!(v5.differential, Differential::Compared);
+        assert_eq!(v5.verdict, Verdict::TestFailed);
+        let names: Vec<&str> = v5.trials.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "sysfs-diff::0000:00:03.0/irq",
+                "sysfs-diff-after-reads::0000:00:03.0/irq"
+            ]
+        );
+        assert!(without_baseline(&merged).is_empty());
     }
 }

@@ -24,8 +24,8 @@ impl Accel {
 pub const QEMU: &str = "qemu-system-x86_64";
 
 /// The port of the isa-debug-exit device /init writes to when it cannot
-/// power off through ACPI (acpi=off).
-pub const DEBUG_EXIT_PORT: u16 = 0xf4;
+/// power off through ACPI (acpi=off): one constant for both sides.
+pub const DEBUG_EXIT_PORT: u16 = gsi_plan::DEBUG_EXIT_PORT;
 
 fn args(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()

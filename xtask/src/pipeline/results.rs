@@ -13,6 +13,11 @@
 //! and panic), and a developer looking at a failure wants to see it
 //! happen. A run that needed its retry is not stored either.
 //!
+//! A record also names the code that judged its console
+//! ([`crate::pipeline::console::judge_identity`]): a change to the judge or to the
+//! protocol makes every stored verdict boot again, with one line saying
+//! why, instead of replaying what older code concluded.
+//!
 //! One result is `results/<key>.json` (the run record and the inputs) and
 //! the console log it names, `results/<key>.<sha>.log`; both are written
 //! to a temporary file and renamed, the log first. A record that does not
@@ -25,9 +30,9 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-/// Bumped when what decides a verdict changes outside the inputs (the
-/// console parser, [`crate::pipeline::console::judge`], the meaning of a Run field),
-/// so results judged by older code are not reused.
+/// Bumped when the meaning of a stored field changes, so results written
+/// by older code are not reused. (A change to the console judge needs no
+/// bump: each record names the judge that made it.)
 pub const LAYOUT: u32 = 1;
 
 /// What decides one boot's verdict, as `name value` lines.
@@ -84,6 +89,10 @@ pub fn qemu_identity() -> String {
 struct Record {
     layout: u32,
     inputs: Vec<String>,
+    /// [`crate::pipeline::console::judge_identity`] of the code that judged it;
+    /// empty in records written before judges were named.
+    #[serde(default)]
+    judge: String,
     /// The log directory of the run that booted it (`run-<time>-<pid>`).
     booted_in: String,
     /// The console log's file name beside this record, and its sha256.
@@ -106,6 +115,8 @@ pub struct Stored {
 pub enum Lookup {
     Hit(Box<Stored>),
     Miss,
+    /// A whole record, judged by other code than this; the reason.
+    Stale(String),
     /// A record is there but cannot be trusted; the reason.
     Damaged(String),
 }
@@ -145,6 +156,17 @@ impl Store {
         if record.layout != LAYOUT || record.inputs != inputs.lines {
             return damaged("its inputs are not the ones its name says".into());
         }
+        let judge = crate::pipeline::console::judge_identity();
+        if record.judge != judge {
+            let old = if record.judge.is_empty() {
+                "a judge that did not record its identity".to_string()
+            } else {
+                format!("judge {}", record.judge)
+            };
+            return Lookup::Stale(format!(
+                "the stored result was judged by {old}, this is judge {judge}"
+            ));
+        }
         let log = self.dir.join(&record.log);
         if record.log.contains('/') || !record.log.ends_with(".log") {
             return damaged(format!("names the log {:?}", record.log));
@@ -176,6 +198,7 @@ impl Store {
         let record = Record {
             layout: LAYOUT,
             inputs: inputs.lines.clone(),
+            judge: crate::pipeline::console::judge_identity(),
             booted_in: booted_in.to_string(),
             log: log_name.clone(),
             log_sha256: sum,
@@ -212,6 +235,8 @@ mod tests {
             }],
             detail: String::new(),
             sysfs: [("0000:00:03.0/irq".to_string(), "11".to_string())].into(),
+            sysfs_after: Default::default(),
+            differential: Default::default(),
             reused_from: None,
         }
     }

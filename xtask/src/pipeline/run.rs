@@ -204,6 +204,8 @@ pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
                             trials: vec![],
                             detail: format!("{err:#}"),
                             sysfs: Default::default(),
+                            sysfs_after: Default::default(),
+                            differential: Default::default(),
                             reused_from: None,
                         });
                     }
@@ -379,9 +381,12 @@ fn boot_one(
         trials: vec![],
         detail: String::new(),
         sysfs: Default::default(),
+        sysfs_after: Default::default(),
+        differential: Default::default(),
         reused_from: None,
     };
     let plan = crate::model::plan::of(&job.topology, rev, matrix.attribute(rev), matrix.policy());
+    let planned = console::planned_trials(&plan);
     let timeout_s = timeout.unwrap_or(job.topology.spec.timeout_s);
     let packed = guest::write_initramfs(binaries, &plan);
     let inputs = packed.as_ref().ok().and_then(|(_, hash)| {
@@ -397,6 +402,10 @@ fn boot_one(
         let reused = match reuse.store.lookup(inputs) {
             crate::pipeline::results::Lookup::Hit(stored) => Some(reuse_stored(*stored, &log)),
             crate::pipeline::results::Lookup::Miss => None,
+            crate::pipeline::results::Lookup::Stale(why) => {
+                reporter.note(format!("{rev}/{topo}: {why}: booting it again"));
+                None
+            }
             crate::pipeline::results::Lookup::Damaged(why) => Some(Err(anyhow::anyhow!("{why}"))),
         };
         match reused {
@@ -432,32 +441,40 @@ fn boot_one(
         Err(err) => Err(anyhow::anyhow!("{err:#}")),
     };
     let xfail = |trial: &str| matrix.xfail(rev, topo, trial);
+    let judge = |o: &boot::Outcome| console::judge(&o.console, o.ending, Some(&planned), &xfail);
     let mut outcome = attempt(&log);
-    // A hang under TCG is retried once (the first log is kept beside the
-    // second); a pass on the retry is reported as `flaky`, never hidden.
-    let mut first_hang = None;
+    // A hang under TCG, or a report that does not add up, is retried once
+    // (the first log is kept beside the second, and named in the detail); a
+    // pass on the retry is reported as `flaky`, never hidden.
+    let mut first_try = None;
     if let Ok(first) = &outcome {
-        if console::judge(&first.console, first.ending, &xfail).0 == Verdict::Timeout {
+        let first = judge(first);
+        if first.verdict.is_retried() {
             let kept = log.with_extension("attempt1.log");
             let _ = std::fs::rename(&log, &kept);
-            first_hang = Some(kept);
+            first_try = Some((kept, first.verdict));
             outcome = attempt(&log);
         }
     }
     match outcome {
         Ok(outcome) => {
-            let (verdict, trials) = console::judge(&outcome.console, outcome.ending, &xfail);
-            run.verdict = match (&first_hang, verdict) {
+            let judged = judge(&outcome);
+            run.verdict = match (&first_try, judged.verdict) {
                 (Some(_), Verdict::Passed) => Verdict::Flaky,
                 (_, verdict) => verdict,
             };
-            run.trials = trials;
+            run.trials = judged.trials;
             run.sysfs = crate::pipeline::differential::keyed(&outcome.console.sysfs);
+            run.sysfs_after = crate::pipeline::differential::keyed(&outcome.console.sysfs_after);
             run.boot_s = crate::secs(Duration::from_secs_f64(outcome.secs));
             let c = &outcome.console;
-            let hang = first_hang.as_ref().map(|kept| {
+            let retry = first_try.as_ref().map(|(kept, first)| {
+                let what = match first {
+                    Verdict::Timeout => "timed out".to_string(),
+                    other => format!("was {}", other.name()),
+                };
                 format!(
-                    "first attempt timed out (log: {}); this is the retry",
+                    "first attempt {what} (log: {}); this is the retry",
                     crate::config::display(kept)
                 )
             });
@@ -474,7 +491,8 @@ fn boot_one(
                 _ => String::new(),
             };
             run.detail = [
-                hang.unwrap_or_default(),
+                retry.unwrap_or_default(),
+                judged.problems.join("\n"),
                 c.panic.join("\n"),
                 c.qemu_errors.join("\n"),
                 c.init_errors.join("\n"),
@@ -491,7 +509,7 @@ fn boot_one(
         }
     }
     if let Some(inputs) =
-        inputs.filter(|_| crate::pipeline::results::storable(&run, first_hang.is_some()))
+        inputs.filter(|_| crate::pipeline::results::storable(&run, first_try.is_some()))
     {
         let booted_in = log_dir
             .file_name()

@@ -215,6 +215,8 @@ mod tests {
             trials,
             detail: String::new(),
             sysfs: Default::default(),
+            sysfs_after: Default::default(),
+            differential: Default::default(),
             reused_from: None,
         }
     }

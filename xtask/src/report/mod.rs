@@ -43,6 +43,10 @@ pub enum Verdict {
     /// Passed on the retry after a hang.
     Flaky,
     TestFailed,
+    /// The suite's report does not add up (a garbled or missing record,
+    /// counts that disagree, a planned trial missing or twice, an exit
+    /// status that contradicts the trials): nothing can be concluded.
+    ConsoleCorrupt,
     SuiteCrashed,
     KernelPanic,
     BootFailed,
@@ -58,6 +62,7 @@ impl Verdict {
             Verdict::Passed => "passed",
             Verdict::Flaky => "flaky",
             Verdict::TestFailed => "test-failed",
+            Verdict::ConsoleCorrupt => "console-corrupt",
             Verdict::SuiteCrashed => "suite-crashed",
             Verdict::KernelPanic => "kernel-panic",
             Verdict::BootFailed => "boot-failed",
@@ -70,13 +75,23 @@ impl Verdict {
     pub fn is_success(self) -> bool {
         matches!(self, Verdict::Passed | Verdict::Flaky)
     }
+
+    /// Verdicts a host under load or a noisy console can cause, so a boot
+    /// that ends with one is tried once more (and a pass on that retry is
+    /// [`Verdict::Flaky`]).
+    pub fn is_retried(self) -> bool {
+        matches!(self, Verdict::Timeout | Verdict::ConsoleCorrupt)
+    }
 }
 
 /// Bumped on any change of the JSON layout a reader must know about.
 /// 2: a run may carry `reused_from` (its result is an earlier boot's).
-pub const SCHEMA: u32 = 2;
+/// 3: a run may carry `sysfs_after` (the dump after the `gsi` reads) and
+/// `differential` (compared with baseline, or why not).
+pub const SCHEMA: u32 = 3;
 
-/// The schemas [`Report::read_json`] reads: 1 is 2 without `reused_from`.
+/// The schemas [`Report::read_json`] reads: each is the next without the
+/// fields it added.
 pub const READS: std::ops::RangeInclusive<u32> = 1..=SCHEMA;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -116,11 +131,43 @@ pub struct Run {
     /// differential check against `baseline` ([`crate::pipeline::differential`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub sysfs: BTreeMap<String, String>,
+    /// The same files read again after every `gsi` read (schema 3).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sysfs_after: BTreeMap<String, String>,
+    /// Whether the differential check compared this run with `baseline`,
+    /// and if not, why (schema 3).
+    #[serde(default, skip_serializing_if = "Differential::is_pending")]
+    pub differential: Differential,
     /// Set when this result was not booted by this run but reused from an
     /// identical earlier boot ([`crate::pipeline::results`]): that run's log
     /// directory, e.g. `run-1764115200-4242`. `--rerun` boots instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reused_from: Option<String>,
+}
+
+/// Where a run stands with the differential check ([`crate::pipeline::differential`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Differential {
+    /// Not looked at yet (absent from the JSON).
+    #[default]
+    Pending,
+    /// This run is the `baseline` the others are compared with.
+    Baseline,
+    /// Compared with `baseline` on the same topology.
+    Compared,
+    /// No `baseline` run of the same topology in this report: not compared
+    /// (yet: merging the shard that has it compares it).
+    NoBaseline,
+    /// Not compared, for the reason given (the run or the baseline has no
+    /// complete dump).
+    Skipped(String),
+}
+
+impl Differential {
+    pub fn is_pending(&self) -> bool {
+        *self == Differential::Pending
+    }
 }
 
 impl Run {
@@ -219,6 +266,8 @@ mod tests {
                     ],
                     detail: String::new(),
                     sysfs: Default::default(),
+                    sysfs_after: Default::default(),
+                    differential: Default::default(),
                     reused_from: None,
                 },
                 Run {
@@ -230,6 +279,8 @@ mod tests {
                     trials: vec![trial("a::gsi-bound", Outcome::Failed)],
                     detail: String::new(),
                     sysfs: Default::default(),
+                    sysfs_after: Default::default(),
+                    differential: Default::default(),
                     reused_from: None,
                 },
             ],
@@ -278,7 +329,7 @@ mod tests {
         report.write_json(&path).unwrap();
         let value: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        assert_eq!(value["schema"], 2);
+        assert_eq!(value["schema"], 3);
         assert_eq!(value["runs"][0]["reused_from"], "run-1764115200-4242");
         assert!(value["runs"][1].get("reused_from").is_none());
         assert_eq!(
@@ -295,11 +346,11 @@ mod tests {
             .remove("reused_from");
         std::fs::write(&path, old.to_string()).unwrap();
         assert_eq!(Report::read_json(&path).unwrap().reused(), 0);
-        old["schema"] = 3.into();
+        old["schema"] = 4.into();
         std::fs::write(&path, old.to_string()).unwrap();
         let err = format!("{:#}", Report::read_json(&path).unwrap_err());
         assert!(
-            err.contains("schema 3") && err.contains("reads 1 to 2"),
+            err.contains("schema 4") && err.contains("reads 1 to 3"),
             "{err}"
         );
     }

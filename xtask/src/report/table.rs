@@ -56,7 +56,28 @@ impl Report {
             out.push_str(line.join("  ").trim_end());
             out.push('\n');
         }
+        out.push_str(&self.differential_note());
         out
+    }
+
+    /// A line naming the runs the differential check could not compare
+    /// for want of a baseline run of their topology; empty when none.
+    pub fn differential_note(&self) -> String {
+        let missing = crate::pipeline::differential::without_baseline(&self.runs);
+        if missing.is_empty() {
+            return String::new();
+        }
+        let mut topologies: Vec<String> = missing
+            .iter()
+            .filter_map(|pair| pair.split_once('/'))
+            .map(|(_, t)| format!("{}/{t}", crate::pipeline::differential::BASELINE))
+            .collect();
+        topologies.dedup();
+        format!(
+            "differential: not run for {} - no {} in this report\n",
+            missing.join(", "),
+            topologies.join(", ")
+        )
     }
 
     /// One line per run that did not pass, with where to look.

@@ -199,6 +199,10 @@ fn trials_are_named_chosen_per_device_and_sorted_by_phase() {
             "usb::gsi-before-enable",
             "usb::pin",
             "usb::present",
+            // The dump again, after every gsi read.
+            "rng::sysfs-after-reads",
+            "testdev::sysfs-after-reads",
+            "usb::sysfs-after-reads",
             // Then the ones that change the machine: enable, disable, unbind.
             "usb::gsi-after-enable",
             "usb::gsi-after-disable",
@@ -998,11 +1002,52 @@ fn the_sysfs_dump_reads_plain_files_and_leaves_out_the_rest() {
     let key = |file: &str| (BDF.to_string(), file.to_string());
     assert_eq!(dump[&key("irq")], "11");
     assert_eq!(dump[&key("label")], "a b\\c");
-    let lines = crate::dump::lines(&dump);
+    let lines = crate::dump::lines(gsi_plan::protocol::SYSFS, &dump);
     assert_eq!(lines[1], format!("@@GSI-SYSFS {BDF} irq 11"));
     assert_eq!(lines[2], format!("@@GSI-SYSFS {BDF} label a b\\\\c"));
     assert_eq!(
         lines[3],
         format!("@@GSI-SYSFS {BDF} resource 0x1 0x2 0x40101\\n0x0 0x0 0x0")
     );
+}
+
+#[test]
+fn sysfs_after_reads_fails_when_a_read_changed_a_file() {
+    let fake = Fake::new();
+    fake.device(1, Some("virtio-pci"), 11, Some("11\n"));
+    let dev = fake.dev();
+    fs::write(dev.join("vendor"), "0x1af4\n").unwrap();
+    let suite = Suite::new(
+        plan(
+            Attribute::Present,
+            vec![device(1, Some("virtio-pci"), Some(11))],
+        ),
+        fake.system(),
+    );
+    let trial = Trial {
+        name: "rng::sysfs-after-reads".into(),
+        device: 0,
+        check: Check::SysfsAfterReads,
+    };
+    // Nothing changed since Suite::new took the dump: a pass, and the
+    // second dump is the first.
+    let message = passed(suite.run(&trial));
+    assert!(message.contains("3 dumped files"), "{message}");
+    assert_eq!(&suite.dump_after_reads(), suite.boot_dump());
+
+    // A read that enabled the device, dropped a file and added one.
+    fs::write(dev.join("enable"), "1\n").unwrap();
+    fs::remove_file(dev.join("vendor")).unwrap();
+    fs::write(dev.join("gsi_state"), "routed\n").unwrap();
+    let message = failed(suite.run(&trial));
+    for change in [
+        "enable: \"0\" -> \"1\"",
+        "vendor: \"0x1af4\" -> (absent)",
+        "gsi_state: (absent) -> \"routed\"",
+    ] {
+        assert!(message.contains(change), "{change} not in {message}");
+    }
+    let after = suite.dump_after_reads();
+    assert_eq!(after[&(BDF.to_string(), "enable".to_string())], "1");
+    assert!(!after.contains_key(&(BDF.to_string(), "vendor".to_string())));
 }

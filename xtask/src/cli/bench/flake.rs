@@ -370,7 +370,9 @@ pub fn from_logs(
                 _ => console::Ending::Exited(None),
             };
             let xfail = |trial: &str| matrix.xfail(revision, topology, trial);
-            let (verdict, _) = console::judge(&Console::parse(&text), ending, &xfail);
+            // Read back from a log: the plan is not at hand, so only the
+            // protocol's own counts are checked.
+            let verdict = console::judge(&Console::parse(&text), ending, None, &xfail).verdict;
             let secs = text
                 .lines()
                 .rev()
@@ -527,7 +529,7 @@ fn kill(handle: &duct::Handle) {
 fn one_run(
     setup: &Setup,
     topology: &Topology,
-    initrd: &Path,
+    (initrd, planned): &(PathBuf, Vec<String>),
     extra: &str,
     log: &Path,
 ) -> Result<RunResult> {
@@ -545,7 +547,8 @@ fn one_run(
             extra_cmdline: extra.to_string(),
         })?;
         let text = std::fs::read_to_string(log).unwrap_or_default();
-        let (verdict, _) = console::judge(&outcome.console, outcome.ending, &xfail);
+        let verdict =
+            console::judge(&outcome.console, outcome.ending, Some(planned), &xfail).verdict;
         let cause = classify(&text);
         attempts.push(Attempt {
             cause,
@@ -553,7 +556,9 @@ fn one_run(
             pit_message: pit_message(&text),
             secs: outcome.secs,
         });
-        if outcome.ending != console::Ending::TimedOut || attempt == 1 {
+        // Retried as test-matrix retries: a hang or a report that does
+        // not add up.
+        if !verdict.is_retried() || attempt == 1 {
             break;
         }
         let _ = std::fs::rename(log, log.with_extension("attempt1.log"));
@@ -588,12 +593,14 @@ pub fn run(setup: &Setup, options: &Options, reporter: &Reporter) -> Result<Flak
     let logs = bench.join(format!("flake-{stamp}"));
     prune_old_logs(&bench, 6);
     let rev = &setup.revision.name;
+    // Each topology's initramfs and the trials its plan makes.
     let initrds = topologies
         .iter()
         .map(|t| {
             let plan =
                 crate::model::plan::of(t, rev, setup.matrix.attribute(rev), setup.matrix.policy());
-            guest::write_initramfs(&setup.binaries, &plan).map(|(p, _)| p)
+            let planned = console::planned_trials(&plan);
+            guest::write_initramfs(&setup.binaries, &plan).map(|(p, _)| (p, planned))
         })
         .collect::<Result<Vec<_>>>()?;
     // Interleaved, so every topology sees the same mix of load.

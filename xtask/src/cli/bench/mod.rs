@@ -852,6 +852,7 @@ fn boots(args: &Args, setup: &Setup, reporter: &Reporter) -> Result<Vec<Topology
             setup.matrix.policy(),
         );
         let (initrd, _) = guest::write_initramfs(&setup.binaries, &plan)?;
+        let planned = console::planned_trials(&plan);
         let mut walls = Vec::new();
         let (mut pre, mut kernel, mut init, mut suite) = (vec![], vec![], vec![], vec![]);
         let mut cpu = Vec::new();
@@ -878,7 +879,8 @@ fn boots(args: &Args, setup: &Setup, reporter: &Reporter) -> Result<Vec<Topology
                 extra_cmdline: String::new(),
             })?;
             let xfail = |trial: &str| setup.matrix.xfail(rev, &topology.name, trial);
-            let (verdict, _) = console::judge(&outcome.console, outcome.ending, &xfail);
+            let verdict =
+                console::judge(&outcome.console, outcome.ending, Some(&planned), &xfail).verdict;
             *verdicts.entry(verdict.name().to_string()).or_insert(0) += 1;
             reporter.send(Event::BootEnd {
                 revision: rev.clone(),
