@@ -11,10 +11,11 @@
 //! pipeline/  the stages, in the order data flows: selection and shard
 //!            (what to run) -> pin -> revision (git_range) -> build ->
 //!            guest (cpio) -> qemu -> boot -> console (the verdict) ->
-//!            results (reuse) and differential; run ties them into one
-//!            matrix run
+//!            results (reuse); run ties them into one matrix run
 //! report/    the result types the pipeline fills in (Report, Run, Verdict,
-//!            Trial) and their renderings: json, table, junit, markdown
+//!            Trial), the differential check of runs against baseline (at
+//!            the end of a run and again at `report merge`), and the
+//!            renderings: json, table, junit, markdown
 //! model/     the routing model (routing) and the guest's plan built from
 //!            a topology and the matrix policy (plan)
 //! config/    the TOML files: kernel.toml (kernel), matrix.toml (matrix),

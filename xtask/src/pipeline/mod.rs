@@ -28,10 +28,9 @@ pub(crate) mod boot;
 
 pub mod console;
 
-// Reusing identical earlier boots, comparing each run with baseline, and
-// the whole matrix run that ties the stages together.
+// Reusing identical earlier boots, and the whole matrix run that ties the
+// stages together (it compares each run with baseline through
+// report::differential).
 pub(crate) mod results;
-
-pub(crate) mod differential;
 
 pub mod run;

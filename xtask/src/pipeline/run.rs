@@ -233,7 +233,7 @@ pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
         )
     };
     runs.sort_by_key(order);
-    crate::pipeline::differential::check(&mut runs);
+    crate::report::differential::check(&mut runs);
     let report = Report {
         schema: crate::report::SCHEMA,
         pin: pin_info(&pin),
@@ -464,8 +464,8 @@ fn boot_one(
                 (_, verdict) => verdict,
             };
             run.trials = judged.trials;
-            run.sysfs = crate::pipeline::differential::keyed(&outcome.console.sysfs);
-            run.sysfs_after = crate::pipeline::differential::keyed(&outcome.console.sysfs_after);
+            run.sysfs = crate::report::differential::keyed(&outcome.console.sysfs);
+            run.sysfs_after = crate::report::differential::keyed(&outcome.console.sysfs_after);
             run.boot_s = crate::secs(Duration::from_secs_f64(outcome.secs));
             let c = &outcome.console;
             let retry = first_try.as_ref().map(|(kept, first)| {

@@ -64,7 +64,7 @@ impl Report {
         }
         runs.sort_by(|a, b| (&a.revision, &a.topology).cmp(&(&b.revision, &b.topology)));
         // A run whose baseline was in another shard is compared now.
-        crate::pipeline::differential::check(&mut runs);
+        crate::report::differential::check(&mut runs);
         Ok(Report {
             schema: SCHEMA,
             pin: first.pin,

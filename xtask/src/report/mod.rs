@@ -5,6 +5,7 @@
 //! ([`table`]), JUnit XML ([`junit`]) and the "Tested on" block
 //! ([`markdown`]).
 
+pub(crate) mod differential;
 pub(crate) mod json;
 pub mod junit;
 pub(crate) mod markdown;
@@ -128,7 +129,7 @@ pub struct Run {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub detail: String,
     /// The guest's sysfs dump, `<bdf>/<file> -> value`, for the
-    /// differential check against `baseline` ([`crate::pipeline::differential`]).
+    /// differential check against `baseline` ([`crate::report::differential`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub sysfs: BTreeMap<String, String>,
     /// The same files read again after every `gsi` read (schema 3).
@@ -145,7 +146,7 @@ pub struct Run {
     pub reused_from: Option<String>,
 }
 
-/// Where a run stands with the differential check ([`crate::pipeline::differential`]).
+/// Where a run stands with the differential check ([`crate::report::differential`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Differential {

@@ -63,14 +63,14 @@ impl Report {
     /// A line naming the runs the differential check could not compare
     /// for want of a baseline run of their topology; empty when none.
     pub fn differential_note(&self) -> String {
-        let missing = crate::pipeline::differential::without_baseline(&self.runs);
+        let missing = crate::report::differential::without_baseline(&self.runs);
         if missing.is_empty() {
             return String::new();
         }
         let mut topologies: Vec<String> = missing
             .iter()
             .filter_map(|pair| pair.split_once('/'))
-            .map(|(_, t)| format!("{}/{t}", crate::pipeline::differential::BASELINE))
+            .map(|(_, t)| format!("{}/{t}", crate::report::differential::BASELINE))
             .collect();
         topologies.dedup();
         format!(
