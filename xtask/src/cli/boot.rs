@@ -59,8 +59,9 @@ pub fn run(args: Args) -> Result<()> {
     if let Some(pos) = all.iter().position(|a| a == "stdio") {
         all[pos] = "mon:stdio".into();
     }
-    let status = std::process::Command::new(qemu::QEMU)
+    let status = crate::sys::process::Cmd::new(qemu::QEMU)
         .args(&all)
+        .interactive()
         .status()
         .context("starting qemu-system-x86_64")?;
     println!("\nQEMU exited with {status}");

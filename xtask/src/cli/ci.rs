@@ -63,10 +63,10 @@ pub fn run(args: Args) -> Result<()> {
         let started = Instant::now();
         // In a group of its own, registered: a SIGTERM to `ci` alone
         // stops the step's cargo, its tests and the harnesses they run.
-        let status = crate::sys::process::run_expression(
-            duct::cmd(&cargo, &argv).dir(&root).stdin_null().unchecked(),
-        )?
-        .status;
+        let status = crate::sys::process::Cmd::new(&cargo)
+            .args(&argv)
+            .dir(&root)
+            .status()?;
         if !status.success() {
             bail!(
                 "ci step `{name}` failed ({status}); rerun it alone: cargo {}",

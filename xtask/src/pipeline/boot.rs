@@ -5,6 +5,7 @@
 use crate::config::topology::Topology;
 use crate::pipeline::console::{Console, Ending};
 use crate::pipeline::qemu::{self, Accel};
+use crate::sys::process::Cmd;
 use anyhow::{Context, Result};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -132,16 +133,14 @@ pub fn run(req: &Request) -> Result<Outcome> {
     writeln!(log, "$ {} {}", qemu::QEMU, shell_words(&args))?;
     let started = Instant::now();
     let handle = Arc::new(
-        crate::sys::process::own_group(duct::cmd(qemu::QEMU, &args))
-            .stdin_null()
+        Cmd::new(qemu::QEMU)
+            .args(&args)
             .stderr_to_stdout()
-            .unchecked()
             .reader()
             .with_context(|| {
                 format!("starting {} (apt-get install qemu-system-x86)", qemu::QEMU)
             })?,
     );
-    let _registered = crate::sys::process::Registered::new(handle.pids());
     // (bytes, whether they start a line): a line longer than MAX_LINE comes
     // in pieces, so a guest printing without newlines cannot grow memory;
     // only line starts are parsed.
@@ -204,9 +203,6 @@ pub fn run(req: &Request) -> Result<Outcome> {
     // Done or timed out: QEMU is still running. Exited: kill is a no-op.
     // The whole group goes, so nothing holding the console pipe can keep
     // the reader (and this boot) waiting.
-    for pid in handle.pids() {
-        crate::sys::process::kill_group(pid);
-    }
     let _ = handle.kill();
     let _ = reader.join();
     crate::sys::process::park_if_interrupted();
@@ -337,13 +333,12 @@ pub fn detect_accel(bzimage: &Path, reporter: &crate::sys::progress::Reporter) -
         ],
     ]
     .concat();
-    let handle = crate::sys::process::own_group(duct::cmd(qemu::QEMU, &args))
-        .stdin_null()
-        .stderr_to_stdout()
-        .unchecked()
-        .reader()?;
-    let handle = Arc::new(handle);
-    let _registered = crate::sys::process::Registered::new(handle.pids());
+    let handle = Arc::new(
+        Cmd::new(qemu::QEMU)
+            .args(&args)
+            .stderr_to_stdout()
+            .reader()?,
+    );
     let (tx, rx) = mpsc::channel();
     let probe = {
         let handle = Arc::clone(&handle);

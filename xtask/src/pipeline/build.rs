@@ -6,6 +6,7 @@
 
 use crate::pipeline::pin::Pin;
 use crate::pipeline::revision::Revision;
+use crate::sys::process::Cmd;
 use crate::sys::progress::{Event, Reporter};
 use anyhow::{bail, Context, Result};
 use std::io::{BufRead, BufReader, Write};
@@ -270,7 +271,8 @@ pub(crate) fn make(
     ];
     argv.extend(args.iter().map(|a| a.to_string()));
     writeln!(log, "$ make {}", argv.join(" "))?;
-    let reader = crate::sys::process::own_group(duct::cmd("make", &argv))
+    let reader = Cmd::new("make")
+        .args(&argv)
         .env("CCACHE_DIR", work.join("ccache"))
         .env("CCACHE_BASEDIR", &work)
         .env("CCACHE_NOHASHDIR", "1")
@@ -279,12 +281,9 @@ pub(crate) fn make(
         .env("KBUILD_BUILD_USER", "gsi")
         .env("KBUILD_BUILD_HOST", "workbench")
         .env("LC_ALL", "C")
-        .stdin_null()
         .stderr_to_stdout()
-        .unchecked()
         .reader()
         .context("starting make (is it installed? see `cargo xtask test-matrix` tool check)")?;
-    let _registered = crate::sys::process::Registered::new(reader.pids());
     let mut tail: std::collections::VecDeque<String> = Default::default();
     let mut lines = BufReader::new(&reader);
     let mut buf = Vec::new();

@@ -89,6 +89,7 @@ impl Archive {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sys::process::Cmd;
 
     #[test]
     fn archive_is_read_back_by_real_cpio() {
@@ -104,7 +105,8 @@ mod tests {
         archive.char_dev("dev/console", 0o600, 5, 1);
         let bytes = archive.finish();
         assert_eq!(bytes.len() % 4, 0);
-        let listing = duct::cmd!("cpio", "-itv", "--quiet")
+        let listing = Cmd::new("cpio")
+            .args(["-itv", "--quiet"])
             .stdin_bytes(bytes.clone())
             .read()
             .unwrap();
@@ -117,7 +119,8 @@ mod tests {
             "{listing}"
         );
         let dir = tempfile::tempdir().unwrap();
-        duct::cmd!("cpio", "-id", "--quiet", "etc/hello")
+        Cmd::new("cpio")
+            .args(["-id", "--quiet", "etc/hello"])
             .dir(dir.path())
             .stdin_bytes(bytes)
             .run()

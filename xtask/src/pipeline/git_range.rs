@@ -12,6 +12,7 @@
 //! from anywhere share one cached kernel.
 
 use crate::pipeline::revision::{Origin, Revision};
+use crate::sys::git::git;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 
@@ -349,28 +350,10 @@ fn export(repo: &Path, base: &str, tip: &str, commits: &[Commit], dir: &Path) ->
     Ok(())
 }
 
-/// `git -C repo args...`: its stdout, or an error quoting its stderr.
-fn git(repo: &Path, args: &[&str]) -> Result<String> {
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .context("running git (is it installed?)")?;
-    if !out.status.success() {
-        bail!(
-            "git {} failed: {}",
-            args.first().unwrap_or(&""),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sys::process::Cmd;
 
     #[test]
     fn specs_parse_and_bad_ones_say_what_is_wrong() {
@@ -494,24 +477,23 @@ mod tests {
 
         // Real `git am` of the export onto the base gives the branch's tree.
         let check = repo.tmp.path().join("check");
-        let sh = xshell::Shell::new().unwrap();
-        let _id = crate::sys::git::git_identity(&sh);
-        let src = repo.dir();
-        let base = &repo.base;
-        xshell::cmd!(sh, "git clone -q --no-checkout {src} {check}")
+        let id = |cmd| crate::sys::git::with_identity(cmd);
+        id(Cmd::new("git")
+            .args(["clone", "-q", "--no-checkout"])
+            .arg(repo.dir())
+            .arg(&check))
+        .run()
+        .unwrap();
+        id(crate::sys::git::cmd(
+            &check,
+            &["checkout", "-q", &repo.base],
+        ))
+        .run()
+        .unwrap();
+        id(crate::sys::git::cmd(&check, &["am", "-q"]).args(&rev.patches))
             .run()
             .unwrap();
-        xshell::cmd!(sh, "git -C {check} checkout -q {base}")
-            .run()
-            .unwrap();
-        let patches = &rev.patches;
-        xshell::cmd!(sh, "git -C {check} am -q {patches...}")
-            .run()
-            .unwrap();
-        let head_tree = "HEAD^{tree}";
-        let applied = xshell::cmd!(sh, "git -C {check} rev-parse {head_tree}")
-            .read()
-            .unwrap();
+        let applied = git(&check, &["rev-parse", "HEAD^{tree}"]).unwrap();
         assert_eq!(applied, repo.git(&["rev-parse", "feature^{tree}"]));
 
         // A reworded message keeps the source hash (the kernel), not the

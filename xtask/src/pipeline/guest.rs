@@ -39,26 +39,22 @@ pub fn build_binaries(reporter: &Reporter, with_shell: bool) -> Result<GuestBina
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     // In a group of its own, registered: a SIGTERM to the harness stops
     // cargo and its rustc too (a cold build takes minutes).
-    let output = crate::sys::process::run_expression(
-        duct::cmd!(
-            cargo,
+    let output = crate::sys::process::Cmd::new(cargo)
+        .args([
             "build",
             "--release",
             "--quiet",
             "--target",
             TARGET,
             "-p",
-            "gsi-init"
-        )
+            "gsi-init",
+        ])
         .dir(&root)
         .env("CARGO_TARGET_DIR", &target_dir)
         .env("RUSTFLAGS", "-C target-feature=+crt-static")
-        .stdin_null()
         .stderr_to_stdout()
-        .stdout_capture()
-        .unchecked(),
-    )
-    .context("running cargo for the guest crates")?;
+        .output()
+        .context("running cargo for the guest crates")?;
     if !output.status.success() {
         anyhow::bail!(
             "building the guest crates (guest-images/) failed:\n{}",

@@ -4,6 +4,8 @@
 
 use crate::config;
 use crate::config::kernel::{KernelConfig, KernelToml, Source};
+use crate::sys::git::{self, git};
+use crate::sys::process::Cmd;
 use crate::sys::progress::Reporter;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -131,8 +133,7 @@ pub fn resolve(kernel_toml: &Path, reporter: &Reporter) -> Result<Pin> {
 }
 
 fn head_of(tree: &Path) -> Result<String> {
-    let sh = xshell::Shell::new()?;
-    let head = crate::sys::process::read(xshell::cmd!(sh, "git -C {tree} rev-parse HEAD"))
+    let head = git(tree, &["rev-parse", "HEAD"])
         .with_context(|| format!("{} is not a git tree with a HEAD commit", tree.display()))?;
     Ok(head.trim().to_string())
 }
@@ -178,24 +179,29 @@ fn unpack_debian(
     std::fs::create_dir_all(&unpacked)?;
     // Registered like make and QEMU: Ctrl-C stops the unpack too, instead
     // of leaving tar writing into a directory the next run deletes.
-    crate::sys::process::run_expression(
-        duct::cmd!("dpkg-deb", "--fsys-tarfile", &deb)
-            .pipe(duct::cmd!("tar", "-xO", "--wildcards", "./usr/src/*.tar.*"))
-            .pipe(duct::cmd!("tar", "-xJ", "-C", &unpacked))
-            .stdout_null(),
-    )
-    .map_err(|err| {
-        let hint = if err.kind() == std::io::ErrorKind::NotFound {
-            "starting dpkg-deb and tar (apt-get install dpkg tar xz-utils)".to_string()
-        } else {
-            format!("is the disk full? `df -h {}`", unpacked.display())
-        };
-        anyhow::Error::new(err).context(format!(
-            "unpacking the kernel tarball from {} into {} ({hint})",
-            deb.display(),
-            unpacked.display(),
-        ))
-    })?;
+    Cmd::new("dpkg-deb")
+        .arg("--fsys-tarfile")
+        .arg(&deb)
+        .pipe(Cmd::new("tar").args(["-xO", "--wildcards", "./usr/src/*.tar.*"]))
+        .pipe(Cmd::new("tar").args(["-xJ", "-C"]).arg(&unpacked))
+        .stdout_null()
+        .output()
+        .map_err(|err| {
+            let not_found = err
+                .root_cause()
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound);
+            let hint = if not_found {
+                "starting dpkg-deb and tar (apt-get install dpkg tar xz-utils)".to_string()
+            } else {
+                format!("is the disk full? `df -h {}`", unpacked.display())
+            };
+            err.context(format!(
+                "unpacking the kernel tarball from {} into {} ({hint})",
+                deb.display(),
+                unpacked.display(),
+            ))
+        })?;
     let mut entries = std::fs::read_dir(&unpacked)?.collect::<std::io::Result<Vec<_>>>()?;
     if entries.len() != 1 {
         bail!(
@@ -215,19 +221,15 @@ fn unpack_debian(
 /// scratch directory the next run deletes. The commit is trusted only
 /// once the stamp is written, after this returns.
 fn commit_tree(tree: &Path, what: &str, reporter: &Reporter) -> Result<()> {
-    use crate::sys::process::run;
     reporter.note(format!("pin: committing {what} as the base (about 30 s)"));
-    let sh = xshell::Shell::new()?;
-    let _env = crate::sys::git::git_identity(&sh);
-    let _dir = sh.push_dir(tree);
-    run(xshell::cmd!(sh, "git init -q -b base"))?;
-    run(xshell::cmd!(sh, "git config gc.auto 0"))?;
-    run(xshell::cmd!(sh, "git config core.autocrlf false"))?;
+    let run = |args: &[&str]| git::with_identity(git::cmd(tree, args)).run();
+    run(&["init", "-q", "-b", "base"])?;
+    run(&["config", "gc.auto", "0"])?;
+    run(&["config", "core.autocrlf", "false"])?;
     // Debian's tarball ignores everything (`/*` in the top .gitignore).
-    run(xshell::cmd!(sh, "git add -f -A"))
-        .with_context(|| format!("git add in {}", tree.display()))?;
+    run(&["add", "-f", "-A"]).with_context(|| format!("git add in {}", tree.display()))?;
     let message = format!("base: {what}");
-    run(xshell::cmd!(sh, "git commit -q --no-verify -m {message}"))
+    run(&["commit", "-q", "--no-verify", "-m", &message])
         .with_context(|| format!("git commit in {}", tree.display()))?;
     Ok(())
 }
@@ -273,23 +275,21 @@ fn download_deb(
     // In a group of its own like every long child: a SIGTERM to the
     // harness stops the download (and apt's fetch methods) too.
     let attempt = || {
-        crate::sys::process::run_expression(
-            duct::cmd!("apt-get", "download", "-q", &spec)
-                .dir(scratch.path())
-                .stderr_to_stdout()
-                .stdout_capture()
-                .unchecked(),
-        )
+        Cmd::new("apt-get")
+            .args(["download", "-q", &spec])
+            .dir(scratch.path())
+            .stderr_to_stdout()
+            .output()
     };
     let mut output = attempt().context("running apt-get download (is apt installed?)")?;
     if !output.status.success() && is_root() {
         // A fresh machine has no package lists yet.
         reporter.note("pin: apt-get download failed; running apt-get update and trying again");
-        let _ = crate::sys::process::run_expression(
-            duct::cmd!("apt-get", "update", "-q")
-                .stdout_null()
-                .stderr_null(),
-        );
+        let _ = Cmd::new("apt-get")
+            .args(["update", "-q"])
+            .stdout_null()
+            .stderr_null()
+            .output();
         output = attempt()?;
     }
     if !output.status.success() {
@@ -329,15 +329,16 @@ fn is_root() -> bool {
 fn clone_git(url: &str, commit: &str, scratch: &Path, reporter: &Reporter) -> Result<PathBuf> {
     reporter.note(format!("pin: cloning {url} at {commit}"));
     let tree = scratch.join("tree");
-    let sh = xshell::Shell::new()?;
     // Clone and checkout take minutes on a kernel: in groups of their own,
     // like every long child, so a SIGTERM to the harness stops them.
-    crate::sys::process::run(xshell::cmd!(sh, "git clone -q --no-checkout {url} {tree}"))
+    Cmd::new("git")
+        .args(["clone", "-q", "--no-checkout", url])
+        .arg(&tree)
+        .run()
         .with_context(|| format!("git clone {url}"))?;
-    let _dir = sh.push_dir(&tree);
-    crate::sys::process::run(xshell::cmd!(sh, "git checkout -q --detach {commit}")).with_context(
-        || format!("{url} has no commit {commit}: fix source.commit in configs/kernel.toml"),
-    )?;
-    crate::sys::process::run(xshell::cmd!(sh, "git config gc.auto 0"))?;
+    git(&tree, &["checkout", "-q", "--detach", commit]).with_context(|| {
+        format!("{url} has no commit {commit}: fix source.commit in configs/kernel.toml")
+    })?;
+    git(&tree, &["config", "gc.auto", "0"])?;
     Ok(tree)
 }

@@ -8,6 +8,8 @@
 //! extra disk per revision instead of a 1.7 GB checkout.
 
 use crate::pipeline::pin::Pin;
+use crate::sys::git::{self, git};
+use crate::sys::process::Cmd;
 use crate::sys::progress::Reporter;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -143,8 +145,9 @@ pub fn hashes(patches: &[PathBuf]) -> Result<(String, String)> {
     let mut mails = String::new();
     let mut diffs = String::new();
     for (n, patch) in patches.iter().enumerate() {
-        let (info, message, rest) = mailinfo(patch)?;
-        let diff = normalized_diff(&rest);
+        let mail = crate::sys::git::mailinfo(patch, false)?;
+        let (info, message) = (&mail.info, &mail.message);
+        let diff = normalized_diff(&mail.rest);
         mails.push_str(&format!(
             "mail {n}\n{info}\nmessage\n{message}\ndiff\n{diff}"
         ));
@@ -153,36 +156,6 @@ pub fn hashes(patches: &[PathBuf]) -> Result<(String, String)> {
     Ok((
         crate::sha256_hex(mails.as_bytes()),
         crate::sha256_hex(diffs.as_bytes()),
-    ))
-}
-
-/// `git mailinfo` of one mail: (author/email/subject/date lines, commit
-/// message, everything after the message).
-fn mailinfo(patch: &Path) -> Result<(String, String, String)> {
-    let scratch = tempfile::tempdir().context("creating a scratch directory")?;
-    let (msg, rest) = (scratch.path().join("msg"), scratch.path().join("rest"));
-    let input = std::fs::File::open(patch)
-        .with_context(|| format!("opening {}", crate::config::display(patch)))?;
-    let out = std::process::Command::new("git")
-        .arg("mailinfo")
-        .arg(&msg)
-        .arg(&rest)
-        .current_dir(scratch.path())
-        .stdin(input)
-        .output()
-        .context("running git mailinfo (is git installed?)")?;
-    if !out.status.success() {
-        bail!(
-            "{} is not a patch mail git am can read: {}",
-            crate::config::display(patch),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    let read = |p: &Path| std::fs::read(p).map(|b| String::from_utf8_lossy(&b).into_owned());
-    Ok((
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        read(&msg)?,
-        read(&rest)?,
     ))
 }
 
@@ -351,11 +324,7 @@ fn remove_worktree(pin: &Pin, dir: &Path) -> Result<()> {
         std::fs::remove_dir_all(dir)
             .with_context(|| format!("removing the old tree {}", dir.display()))?;
     }
-    let sh = xshell::Shell::new()?;
-    let repo = &pin.repo;
-    xshell::cmd!(sh, "git -C {repo} worktree prune")
-        .quiet()
-        .run()?;
+    git(&pin.repo, &["worktree", "prune"])?;
     Ok(())
 }
 
@@ -363,17 +332,21 @@ fn remove_worktree(pin: &Pin, dir: &Path) -> Result<()> {
 /// base tree's, with the base's index (the stat data matches, since the
 /// inodes are the same; all but the ctime: see [`ignore_ctime`]).
 fn link_worktree(repo: &Path, base: &str, dir: &Path) -> Result<()> {
-    let sh = xshell::Shell::new()?;
-    xshell::cmd!(
-        sh,
-        "git -C {repo} worktree add -q --detach --no-checkout {dir} {base}"
+    let at = dir.to_string_lossy();
+    git(
+        repo,
+        &[
+            "worktree",
+            "add",
+            "-q",
+            "--detach",
+            "--no-checkout",
+            &at,
+            base,
+        ],
     )
-    .quiet()
-    .run()
     .with_context(|| format!("creating a worktree at {}", dir.display()))?;
-    let files = xshell::cmd!(sh, "git -C {repo} ls-files -z")
-        .quiet()
-        .read()?;
+    let files = git(repo, &["ls-files", "-z"])?;
     for file in files.split('\0').filter(|f| !f.is_empty()) {
         let target = dir.join(file);
         if let Some(parent) = target.parent() {
@@ -386,9 +359,7 @@ fn link_worktree(repo: &Path, base: &str, dir: &Path) -> Result<()> {
             )
         })?;
     }
-    let gitdir = xshell::cmd!(sh, "git -C {dir} rev-parse --absolute-git-dir")
-        .quiet()
-        .read()?;
+    let gitdir = git(dir, &["rev-parse", "--absolute-git-dir"])?;
     std::fs::copy(
         repo.join(".git/index"),
         Path::new(gitdir.trim()).join("index"),
@@ -406,12 +377,10 @@ fn link_worktree(repo: &Path, base: &str, dir: &Path) -> Result<()> {
 /// match index" (seen in CI, with check-series tests linking trees side by
 /// side). Linking changes no mtime, size or inode number, which git still
 /// compares.
-fn ignore_ctime(sh: &xshell::Shell) -> Vec<xshell::PushEnv<'_>> {
-    vec![
-        sh.push_env("GIT_CONFIG_COUNT", "1"),
-        sh.push_env("GIT_CONFIG_KEY_0", "core.trustctime"),
-        sh.push_env("GIT_CONFIG_VALUE_0", "false"),
-    ]
+fn ignore_ctime(cmd: Cmd) -> Cmd {
+    cmd.env("GIT_CONFIG_COUNT", "1")
+        .env("GIT_CONFIG_KEY_0", "core.trustctime")
+        .env("GIT_CONFIG_VALUE_0", "false")
 }
 
 /// Runs `git am` for every patch; on failure names the patch (and the
@@ -419,23 +388,19 @@ fn ignore_ctime(sh: &xshell::Shell) -> Vec<xshell::PushEnv<'_>> {
 /// caller to remove the tree.
 fn apply(dir: &Path, rev: &Revision, pin: &Pin) -> Result<Vec<String>> {
     let base = &pin.base;
-    let sh = xshell::Shell::new()?;
-    let _env = crate::sys::git::git_identity(&sh);
-    let _ctime = ignore_ctime(&sh);
-    let _dir = sh.push_dir(dir);
+    let am = |args: &[&str]| ignore_ctime(git::with_identity(git::cmd(dir, args)));
     for (n, patch) in rev.patches.iter().enumerate() {
         // In a group of its own like every long child: a SIGTERM to the
         // harness stops git am (and its hooks) too; the tree, with no
         // stamp, is made anew by the next run.
-        let output =
-            crate::sys::process::output(xshell::cmd!(sh, "git am --keep-cr {patch}").into())?;
+        let output = am(&["am", "--keep-cr"]).arg(patch).output()?;
         if !output.status.success() {
             let text = format!(
                 "{}{}",
                 String::from_utf8_lossy(&output.stdout),
                 String::from_utf8_lossy(&output.stderr)
             );
-            let _ = crate::sys::process::output(xshell::cmd!(sh, "git am --abort").into());
+            let _ = am(&["am", "--abort"]).output();
             let failing: Vec<&str> = text
                 .lines()
                 .filter(|l| l.starts_with("error:") || l.starts_with("Patch failed"))
@@ -468,9 +433,7 @@ fn apply(dir: &Path, rev: &Revision, pin: &Pin) -> Result<Vec<String>> {
             );
         }
     }
-    let changed = xshell::cmd!(sh, "git diff --name-only {base} HEAD")
-        .quiet()
-        .read()?;
+    let changed = git(dir, &["diff", "--name-only", base, "HEAD"])?;
     Ok(changed.lines().map(str::to_string).collect())
 }
 
@@ -519,23 +482,13 @@ mod tests {
     fn linked_tree_applies_after_another_link_changes_the_ctime() {
         let tmp = tempfile::tempdir().unwrap();
         let repo = tmp.path().join("repo");
-        let sh = xshell::Shell::new().unwrap();
-        let _id = crate::sys::git::git_identity(&sh);
         std::fs::create_dir(&repo).unwrap();
         std::fs::write(repo.join("f.c"), "int a;\n").unwrap();
-        let git = |args: &[&str], dir: &Path| {
-            xshell::cmd!(sh, "git -C {dir} {args...}")
-                .quiet()
-                .ignore_stdout()
-                .ignore_stderr()
-                .run()
-        };
-        git(&["init", "-q"], &repo).unwrap();
-        git(&["add", "f.c"], &repo).unwrap();
-        git(&["commit", "-q", "-m", "base"], &repo).unwrap();
-        let base = xshell::cmd!(sh, "git -C {repo} rev-parse HEAD")
-            .read()
-            .unwrap();
+        let git = |args: &[&str], dir: &Path| git::with_identity(git::cmd(dir, args));
+        git(&["init", "-q"], &repo).run().unwrap();
+        git(&["add", "f.c"], &repo).run().unwrap();
+        git(&["commit", "-q", "-m", "base"], &repo).run().unwrap();
+        let base = git(&["rev-parse", "HEAD"], &repo).read().unwrap();
         let tree = tmp.path().join("tree");
         link_worktree(&repo, &base, &tree).unwrap();
         let patch = tmp.path().join("p.diff");
@@ -549,11 +502,10 @@ mod tests {
         std::fs::hard_link(repo.join("f.c"), tmp.path().join("another-tree-f.c")).unwrap();
         let check = ["apply", "--index", "--check", patch.to_str().unwrap()];
         assert!(
-            git(&check, &tree).is_err(),
+            git(&check, &tree).run().is_err(),
             "the ctime is what git trips on"
         );
-        let _ctime = ignore_ctime(&sh);
-        git(&check, &tree).unwrap();
+        ignore_ctime(git(&check, &tree)).run().unwrap();
     }
 
     /// One mail in the shape `git format-patch` writes.

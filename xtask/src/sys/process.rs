@@ -9,11 +9,18 @@
 //! entry is written to a temporary path and renamed, and each is trusted
 //! only through a stamp written last.
 //!
-//! [`output`], [`read`] and [`run_expression`] run a std, xshell or duct
-//! command this way; [`own_group`] and [`Registered`] are the parts, for
-//! callers that stream a child's output as it runs.
+//! Every child goes through one builder, [`Cmd`] (after cargo's
+//! `ProcessBuilder`): its stdin is /dev/null unless the command is
+//! [`Cmd::interactive`] (a child outside the terminal's foreground group
+//! must not read it), it runs in a registered process group of its own,
+//! and every error names the full command line. duct does the spawning
+//! behind it: pipelines, captured or streamed output, waiting, killing.
 
+use anyhow::{bail, Context, Result};
 use std::collections::BTreeSet;
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, Once};
 use std::time::{Duration, Instant};
 
@@ -26,16 +33,6 @@ static INSTALL: Once = Once::new();
 /// deletes the object file it was writing (a killed compiler can leave a
 /// truncated `.o` that a later make believes up to date), QEMU exits at once.
 pub const GRACE: Duration = Duration::from_secs(3);
-
-/// Runs `cmd` in a process group of its own, so one kill reaches make's
-/// whole tree and a terminal's Ctrl-C goes through the handler.
-pub fn own_group(cmd: duct::Expression) -> duct::Expression {
-    cmd.before_spawn(|command| {
-        use std::os::unix::process::CommandExt;
-        command.process_group(0);
-        Ok(())
-    })
-}
 
 /// Remembers a started child (its pid is its process group id).
 /// A child started while the handler runs (between its spawn and this
@@ -154,73 +151,374 @@ pub fn install_handler() {
     });
 }
 
-/// Runs `command` to its end in a process group of its own, registered
-/// while it runs. Its stdin is null (a child outside the terminal's
-/// foreground group must not read it); stdout and stderr are captured.
-/// A child that ends because of Ctrl-C does not return here: the thread
-/// waits for the handler to end the process, so an interrupted step never
-/// looks like a failed one (and never triggers a failure's clean-up).
-pub fn output(mut command: std::process::Command) -> std::io::Result<std::process::Output> {
-    use std::os::unix::process::CommandExt;
-    use std::process::Stdio;
-    command
-        .process_group(0)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let child = command.spawn()?;
-    let registered = Registered::new(vec![child.id()]);
-    let output = child.wait_with_output();
-    drop(registered);
-    park_if_interrupted();
-    output
+/// A command to run: program, arguments, directory, environment, and
+/// where its input and output go. Built by value and run by reference,
+/// so a command can be shown (`{cmd}` is its shell-quoted command line)
+/// and run again.
+#[derive(Debug, Clone)]
+pub struct Cmd {
+    program: OsString,
+    args: Vec<OsString>,
+    dir: Option<PathBuf>,
+    /// Set (`Some`) or removed (`None`), in order.
+    env: Vec<(OsString, Option<OsString>)>,
+    /// Bytes for its stdin; `None` is /dev/null.
+    input: Option<Vec<u8>>,
+    interactive: bool,
+    stdout: Sink,
+    stderr: Sink,
+    /// The next command of a pipeline, reading this one's stdout.
+    then: Option<Box<Cmd>>,
 }
 
-/// An xshell command run by [`output`]: its stdout without the trailing
-/// newline (as xshell's `read`), or an error that names the command, its
-/// exit status and what it printed on stderr.
-pub fn read(cmd: xshell::Cmd<'_>) -> anyhow::Result<String> {
-    use anyhow::Context;
-    let shown = cmd.to_string();
-    let output = output(cmd.into()).with_context(|| format!("starting `{shown}`"))?;
-    if !output.status.success() {
-        anyhow::bail!(
-            "`{shown}` failed ({}): {}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
+/// Where a stream of the child goes when it is not captured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sink {
+    /// Captured ([`Cmd::output`], [`Cmd::read`], [`Cmd::start`]) or
+    /// inherited ([`Cmd::status`]), as the way it is run says.
+    Default,
+    Null,
+    /// stderr into stdout, in the order written.
+    Stdout,
+}
+
+impl Cmd {
+    pub fn new(program: impl AsRef<OsStr>) -> Cmd {
+        Cmd {
+            program: program.as_ref().to_owned(),
+            args: Vec::new(),
+            dir: None,
+            env: Vec::new(),
+            input: None,
+            interactive: false,
+            stdout: Sink::Default,
+            stderr: Sink::Default,
+            then: None,
+        }
     }
-    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
-    if text.ends_with('\n') {
-        text.pop();
+
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Cmd {
+        self.args.push(arg.as_ref().to_owned());
+        self
     }
-    Ok(text)
+
+    pub fn args<I>(mut self, args: I) -> Cmd
+    where
+        I: IntoIterator,
+        I::Item: AsRef<OsStr>,
+    {
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    pub fn dir(mut self, dir: impl AsRef<Path>) -> Cmd {
+        self.dir = Some(dir.as_ref().to_owned());
+        self
+    }
+
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Cmd {
+        self.env
+            .push((key.as_ref().to_owned(), Some(value.as_ref().to_owned())));
+        self
+    }
+
+    pub fn env_remove(mut self, key: impl AsRef<OsStr>) -> Cmd {
+        self.env.push((key.as_ref().to_owned(), None));
+        self
+    }
+
+    /// Feeds `bytes` to its stdin instead of /dev/null.
+    pub fn stdin_bytes(mut self, bytes: Vec<u8>) -> Cmd {
+        self.input = Some(bytes);
+        self
+    }
+
+    /// A child that talks to the user (QEMU's console in `boot`): it keeps
+    /// the terminal, stdin included, and stays in the harness's process
+    /// group, the terminal's foreground group, so Ctrl-C reaches it as the
+    /// terminal decides. Only [`Cmd::status`] runs it.
+    pub fn interactive(mut self) -> Cmd {
+        self.interactive = true;
+        self
+    }
+
+    pub fn stdout_null(mut self) -> Cmd {
+        self.stdout = Sink::Null;
+        self
+    }
+
+    pub fn stderr_null(mut self) -> Cmd {
+        self.stderr = Sink::Null;
+        self
+    }
+
+    /// stderr goes where stdout goes, interleaved as written.
+    pub fn stderr_to_stdout(mut self) -> Cmd {
+        self.stderr = Sink::Stdout;
+        self
+    }
+
+    /// `self | next`: `next` reads this command's stdout. Input, output
+    /// and the process group are the whole pipeline's, set on either end.
+    pub fn pipe(mut self, next: Cmd) -> Cmd {
+        let mut last = &mut self;
+        while last.then.is_some() {
+            last = last.then.as_mut().unwrap();
+        }
+        last.then = Some(Box::new(next));
+        self
+    }
+
+    /// Runs it to its end with stdout and stderr captured; the exit status
+    /// is the caller's to judge. A child that ends because of Ctrl-C does
+    /// not return here: the thread waits for the handler to end the
+    /// process, so an interrupted step never looks like a failed one (and
+    /// never triggers a failure's clean-up).
+    pub fn output(&self) -> Result<std::process::Output> {
+        let handle = self
+            .expression(true)
+            .start()
+            .with_context(|| format!("starting `{self}`"))?;
+        let registered = Registered::new(handle.pids());
+        let output = handle.into_output();
+        drop(registered);
+        park_if_interrupted();
+        output.with_context(|| format!("running `{self}`"))
+    }
+
+    /// Its stdout without the trailing newline, or an error that names
+    /// the command, its exit status and what it printed on stderr.
+    pub fn read(&self) -> Result<String> {
+        let output = self.output()?;
+        if !output.status.success() {
+            bail!(
+                "`{self}` failed ({}): {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+        }
+        let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+        if text.ends_with('\n') {
+            text.pop();
+        }
+        Ok(text)
+    }
+
+    /// [`Cmd::read`], for a command whose output is not wanted.
+    pub fn run(&self) -> Result<()> {
+        self.read().map(|_| ())
+    }
+
+    /// Runs it to its end with stdout and stderr on the harness's own
+    /// (a `ci` step, an interactive boot); the status is the caller's.
+    pub fn status(&self) -> Result<std::process::ExitStatus> {
+        let expression = self.expression(false);
+        let output = if self.interactive {
+            expression.run()
+        } else {
+            let handle = expression
+                .start()
+                .with_context(|| format!("starting `{self}`"))?;
+            let registered = Registered::new(handle.pids());
+            let output = handle.into_output();
+            drop(registered);
+            park_if_interrupted();
+            output
+        };
+        Ok(output.with_context(|| format!("running `{self}`"))?.status)
+    }
+
+    /// Starts it and streams its stdout (with stderr, if
+    /// [`Cmd::stderr_to_stdout`]) as it comes: make's lines, QEMU's
+    /// console. Registered until the [`Reader`] is dropped.
+    pub fn reader(&self) -> Result<Reader> {
+        let handle = self
+            .expression(false)
+            .reader()
+            .with_context(|| format!("starting `{self}`"))?;
+        Ok(Reader {
+            registered: Registered::new(handle.pids()),
+            handle,
+        })
+    }
+
+    /// Starts it without waiting (a load build beside the boots, a vng run
+    /// under a time limit); stdout is captured unless it is sent to null.
+    /// Registered until the [`Running`] is dropped.
+    pub fn start(&self) -> Result<Running> {
+        let handle = self
+            .expression(true)
+            .start()
+            .with_context(|| format!("starting `{self}`"))?;
+        Ok(Running {
+            registered: Registered::new(handle.pids()),
+            handle,
+        })
+    }
+
+    /// One stage as duct runs it: program, arguments, directory and
+    /// environment.
+    fn stage(&self) -> duct::Expression {
+        let mut expression = duct::cmd(&self.program, &self.args);
+        if let Some(dir) = &self.dir {
+            expression = expression.dir(dir);
+        }
+        for (key, value) in &self.env {
+            expression = match value {
+                Some(value) => expression.env(key, value),
+                None => expression.env_remove(key),
+            };
+        }
+        expression
+    }
+
+    /// The whole expression: every stage piped into the next, stdin from
+    /// /dev/null (or the given bytes) unless interactive, each process in
+    /// a group of its own unless interactive, the exit status unchecked.
+    fn expression(&self, capture: bool) -> duct::Expression {
+        let mut expression = self.stage();
+        let mut next = self.then.as_deref();
+        while let Some(cmd) = next {
+            expression = expression.pipe(cmd.stage());
+            next = cmd.then.as_deref();
+        }
+        expression = match (&self.input, self.interactive) {
+            (Some(bytes), _) => expression.stdin_bytes(bytes.clone()),
+            (None, true) => expression,
+            (None, false) => expression.stdin_null(),
+        };
+        expression = match self.stderr {
+            Sink::Null => expression.stderr_null(),
+            Sink::Stdout => expression.stderr_to_stdout(),
+            Sink::Default if capture => expression.stderr_capture(),
+            Sink::Default => expression,
+        };
+        expression = match self.stdout {
+            Sink::Null => expression.stdout_null(),
+            Sink::Default if capture => expression.stdout_capture(),
+            _ => expression,
+        };
+        if !self.interactive {
+            // One kill reaches make's whole tree, and a terminal's Ctrl-C
+            // goes through the handler rather than straight to the child.
+            expression = expression.before_spawn(|command| {
+                use std::os::unix::process::CommandExt;
+                command.process_group(0);
+                Ok(())
+            });
+        }
+        expression.unchecked()
+    }
 }
 
-/// [`read`], for a command whose output is not wanted.
-pub fn run(cmd: xshell::Cmd<'_>) -> anyhow::Result<()> {
-    read(cmd).map(|_| ())
+/// The command line, quoted for a shell (`a | b` for a pipeline); the
+/// directory and environment are not shown.
+impl fmt::Display for Cmd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let words: Vec<String> = std::iter::once(&self.program)
+            .chain(&self.args)
+            .map(|w| w.to_string_lossy().into_owned())
+            .collect();
+        f.write_str(&shell_words(&words))?;
+        if let Some(next) = &self.then {
+            write!(f, " | {next}")?;
+        }
+        Ok(())
+    }
 }
 
-/// A duct expression run to its end like [`output`] (each process of a
-/// pipe in a group of its own); what it captures and whether a failed
-/// status is an error stay the expression's own settings.
-pub fn run_expression(expression: duct::Expression) -> std::io::Result<std::process::Output> {
-    let handle = own_group(expression).start()?;
-    let registered = Registered::new(handle.pids());
-    let output = handle.into_output();
-    drop(registered);
-    park_if_interrupted();
-    output
+/// Arguments quoted for a human to paste into a shell.
+pub fn shell_words(args: &[String]) -> String {
+    args.iter()
+        .map(|a| {
+            if !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_=,./:@".contains(c))
+            {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A started child whose output is read as it comes ([`Cmd::reader`]).
+/// Dropping it unregisters the child and (duct's rule for a reader not
+/// read to its end) kills it.
+pub struct Reader {
+    // Fields drop in order: unregistered, then killed and reaped.
+    registered: Registered,
+    handle: duct::ReaderHandle,
+}
+
+impl Reader {
+    /// The pids (each its own group's id) of the child, or of every
+    /// process of a pipeline.
+    pub fn pids(&self) -> Vec<u32> {
+        self.registered.pids.clone()
+    }
+
+    pub fn try_wait(&self) -> std::io::Result<Option<&std::process::Output>> {
+        self.handle.try_wait()
+    }
+
+    /// SIGKILL to the whole group of each process (nothing holding its
+    /// output can keep a reader waiting), then reaps it. A no-op once it
+    /// has exited.
+    pub fn kill(&self) -> std::io::Result<()> {
+        for pid in self.pids() {
+            kill_group(pid);
+        }
+        self.handle.kill()
+    }
+}
+
+impl std::io::Read for &Reader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        (&self.handle).read(buf)
+    }
+}
+
+/// A started child not waited for yet ([`Cmd::start`]).
+pub struct Running {
+    registered: Registered,
+    handle: duct::Handle,
+}
+
+impl Running {
+    pub fn pids(&self) -> Vec<u32> {
+        self.registered.pids.clone()
+    }
+
+    pub fn wait(&self) -> std::io::Result<&std::process::Output> {
+        self.handle.wait()
+    }
+
+    pub fn try_wait(&self) -> std::io::Result<Option<&std::process::Output>> {
+        self.handle.try_wait()
+    }
+
+    /// SIGKILL to the whole group of each process (nothing holding its
+    /// output can keep a reader waiting), then reaps it. A no-op once it
+    /// has exited.
+    pub fn kill(&self) -> std::io::Result<()> {
+        for pid in self.pids() {
+            kill_group(pid);
+        }
+        self.handle.kill()
+    }
 }
 
 /// Registers the child behind a duct handle for as long as the guard lives.
-pub struct Registered {
+struct Registered {
     pids: Vec<u32>,
 }
 
 impl Registered {
-    pub fn new(pids: Vec<u32>) -> Registered {
+    fn new(pids: Vec<u32>) -> Registered {
         for pid in &pids {
             register(*pid);
         }
@@ -251,10 +549,9 @@ mod tests {
 
     #[test]
     fn commands_run_in_a_group_of_their_own_and_are_registered_meanwhile() {
-        let sh = xshell::Shell::new().unwrap();
         // The shell's pid, its process group and its stdin.
         let script = "echo $$ $(cut -d' ' -f5 /proc/$$/stat) $(readlink /proc/$$/fd/0)";
-        let text = read(xshell::cmd!(sh, "sh -c {script}")).unwrap();
+        let text = Cmd::new("sh").args(["-c", script]).read().unwrap();
         let words: Vec<&str> = text.split_whitespace().collect();
         assert_eq!(words.len(), 3, "{text:?}");
         assert_eq!(words[0], words[1], "pid and process group differ: {text:?}");
@@ -264,8 +561,10 @@ mod tests {
 
         // Registered while it runs, and no longer afterwards.
         let watched = std::thread::spawn(|| {
-            let sh = xshell::Shell::new().unwrap();
-            read(xshell::cmd!(sh, "sh -c 'echo $$; sleep 1'")).unwrap()
+            Cmd::new("sh")
+                .args(["-c", "echo $$; sleep 1"])
+                .read()
+                .unwrap()
         });
         let mut seen = BTreeSet::new();
         while !watched.is_finished() {
@@ -284,22 +583,46 @@ mod tests {
     }
 
     #[test]
+    fn every_process_of_a_pipeline_has_its_own_group_and_stdin_is_given_bytes() {
+        let text = Cmd::new("sh")
+            .args(["-c", "cat; echo $$ $(cut -d' ' -f5 /proc/$$/stat)"])
+            .stdin_bytes(b"in ".to_vec())
+            .pipe(Cmd::new("sh").args(["-c", "cat; echo $$ $(cut -d' ' -f5 /proc/$$/stat)"]))
+            .read()
+            .unwrap();
+        let words: Vec<&str> = text.split_whitespace().collect();
+        assert_eq!(words.len(), 5, "{text:?}");
+        assert_eq!(words[0], "in", "{text:?}");
+        assert_eq!(words[1], words[2], "{text:?}");
+        assert_eq!(words[3], words[4], "{text:?}");
+        assert_ne!(words[1], words[3], "{text:?}");
+    }
+
+    #[test]
     fn a_failing_command_is_named_with_its_status_and_stderr() {
-        let sh = xshell::Shell::new().unwrap();
-        let err = read(xshell::cmd!(
-            sh,
-            "sh -c 'echo out; echo broken >&2; exit 3'"
-        ))
-        .unwrap_err()
-        .to_string();
+        let err = Cmd::new("sh")
+            .args(["-c", "echo out; echo broken >&2; exit 3"])
+            .read()
+            .unwrap_err()
+            .to_string();
         // The command, its status, and stderr alone (stdout is not quoted).
-        assert!(
-            err.starts_with("`sh -c ") && err.ends_with(" failed (exit status: 3): broken"),
-            "{err}"
+        assert_eq!(
+            err,
+            "`sh -c 'echo out; echo broken >&2; exit 3'` failed (exit status: 3): broken"
         );
-        let err = read(xshell::cmd!(sh, "gsi-no-such-program")).unwrap_err();
+        let err = Cmd::new("gsi-no-such-program")
+            .arg("x y")
+            .read()
+            .unwrap_err();
         assert!(
-            format!("{err:#}").contains("starting `gsi-no-such-program`"),
+            format!("{err:#}").starts_with("starting `gsi-no-such-program 'x y'`: "),
+            "{err:#}"
+        );
+        let piped = Cmd::new("true").pipe(Cmd::new("gsi-no-such-program"));
+        assert_eq!(piped.to_string(), "true | gsi-no-such-program");
+        let err = piped.output().unwrap_err();
+        assert!(
+            format!("{err:#}").contains("`true | gsi-no-such-program`"),
             "{err:#}"
         );
     }

@@ -120,21 +120,20 @@ pub fn ensure(
         "installing missing packages: {}",
         missing.join(" ")
     ));
-    let sh = xshell::Shell::new()?;
-    let _env = sh.push_env("DEBIAN_FRONTEND", "noninteractive");
-    xshell::cmd!(sh, "apt-get update -q")
-        .quiet()
-        .ignore_stdout()
-        .run()
+    let apt = |args: &[&str]| {
+        crate::sys::process::Cmd::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdout_null()
+            .run()
+    };
+    apt(&["update", "-q"])
         .context("apt-get update failed; check the package sources and run again")?;
-    let packages = missing.clone();
-    xshell::cmd!(
-        sh,
-        "apt-get install -y -q --no-install-recommends {packages...}"
-    )
-    .quiet()
-    .ignore_stdout()
-    .run()
+    apt(&[
+        &["install", "-y", "-q", "--no-install-recommends"][..],
+        &missing,
+    ]
+    .concat())
     .with_context(|| {
         format!(
             "installing {}; run `{command}` by hand to see why",

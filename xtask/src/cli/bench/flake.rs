@@ -12,6 +12,7 @@ use super::{round3, Setup, Stats};
 use crate::config::topology::Topology;
 use crate::pipeline::console::{self, Console};
 use crate::pipeline::{boot, guest};
+use crate::sys::process::{Cmd, Running};
 use crate::sys::progress::{Event, Reporter};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -410,7 +411,7 @@ pub fn drop_words(words: &str, drop: &[String]) -> String {
 /// drop.
 pub struct LoadBuild {
     stop: Arc<AtomicBool>,
-    current: Arc<Mutex<Option<Arc<duct::Handle>>>>,
+    current: Arc<Mutex<Option<Arc<Running>>>>,
     thread: Option<std::thread::JoinHandle<usize>>,
     out: PathBuf,
     pub description: String,
@@ -420,7 +421,7 @@ impl LoadBuild {
     pub fn start(tree: &Path, out: PathBuf, jobs: usize) -> Result<LoadBuild> {
         std::fs::create_dir_all(&out)?;
         let stop = Arc::new(AtomicBool::new(false));
-        let current: Arc<Mutex<Option<Arc<duct::Handle>>>> = Arc::default();
+        let current: Arc<Mutex<Option<Arc<Running>>>> = Arc::default();
         let description = format!("make -j{jobs} of the pinned tree (tinyconfig, no ccache)");
         let thread = {
             let (stop, current, tree, out) = (
@@ -446,18 +447,16 @@ impl LoadBuild {
                         }
                         let mut argv = vec!["-C".to_string(), tree.display().to_string()];
                         argv.extend(step);
-                        let started = crate::sys::process::own_group(duct::cmd("make", &argv))
+                        let started = Cmd::new("make")
+                            .args(&argv)
                             .env("LC_ALL", "C")
-                            .stdin_null()
                             .stdout_null()
                             .stderr_null()
-                            .unchecked()
                             .start();
                         let Ok(handle) = started else {
                             return finished;
                         };
                         let handle = Arc::new(handle);
-                        let _registered = crate::sys::process::Registered::new(handle.pids());
                         *current.lock().unwrap() = Some(Arc::clone(&handle));
                         // Stopped between the check and the registration:
                         // stop() may have found no handle to kill.
@@ -518,10 +517,7 @@ impl Drop for LoadBuild {
     }
 }
 
-fn kill(handle: &duct::Handle) {
-    for pid in handle.pids() {
-        crate::sys::process::kill_group(pid);
-    }
+fn kill(handle: &Running) {
     let _ = handle.kill();
 }
 

@@ -1010,15 +1010,13 @@ fn cold(args: &Args, setup: &Setup, reporter: &Reporter) -> Result<ColdRun> {
     let exe = std::env::current_exe().context("finding the xtask binary")?;
     let argv = ["test-matrix", "-r", rev, "-t", topo, "--no-install"];
     let started = Instant::now();
-    let handle = crate::sys::process::own_group(duct::cmd(&exe, argv))
+    let handle = crate::sys::process::Cmd::new(&exe)
+        .args(argv)
         .env("GSI_WORK_DIR", &dir)
         .env_remove("GSI_PATCHES_DIR")
-        .stdin_null()
         .stderr_to_stdout()
-        .unchecked()
         .reader()
         .context("starting the cold test-matrix")?;
-    let registered = crate::sys::process::Registered::new(handle.pids());
     let mut lines = Vec::new();
     {
         use std::io::BufRead;
@@ -1030,7 +1028,6 @@ fn cold(args: &Args, setup: &Setup, reporter: &Reporter) -> Result<ColdRun> {
             lines.push(line);
         }
     }
-    drop(registered);
     crate::sys::process::park_if_interrupted();
     let secs = started.elapsed().as_secs_f64();
     let exit = handle.try_wait()?.and_then(|o| o.status.code());
@@ -1086,7 +1083,8 @@ fn loadavg() -> String {
 }
 
 fn qemu_version() -> String {
-    duct::cmd!(crate::pipeline::qemu::QEMU, "--version")
+    crate::sys::process::Cmd::new(crate::pipeline::qemu::QEMU)
+        .arg("--version")
         .stderr_null()
         .read()
         .map(|s| s.lines().next().unwrap_or("").to_string())

@@ -8,6 +8,8 @@
 //! never a made-up number.
 
 use super::{round3, Setup, Stats};
+use crate::sys::git::git;
+use crate::sys::process::Cmd;
 use crate::sys::progress::Reporter;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -61,12 +63,8 @@ fn path_with(venv: &Path) -> std::ffi::OsString {
 
 fn ensure_venv(l: &Layout, reporter: &Reporter) -> Result<()> {
     let vng = l.venv.join("bin/vng");
-    let sh = xshell::Shell::new()?;
     if vng.is_file() {
-        let have = xshell::cmd!(sh, "{vng} --version")
-            .quiet()
-            .read()
-            .unwrap_or_default();
+        let have = Cmd::new(&vng).arg("--version").read().unwrap_or_default();
         if have.contains(VERSION) {
             return Ok(());
         }
@@ -76,23 +74,25 @@ fn ensure_venv(l: &Layout, reporter: &Reporter) -> Result<()> {
         crate::config::display(&l.venv)
     ));
     let venv = &l.venv;
-    if xshell::cmd!(sh, "python3 -m venv --clear {venv}")
-        .quiet()
-        .run()
-        .is_err()
-    {
+    let make_venv = || {
+        Cmd::new("python3")
+            .args(["-m", "venv", "--clear"])
+            .arg(venv)
+            .run()
+    };
+    if make_venv().is_err() {
         // Debian's python3 has no ensurepip without python3-venv.
-        xshell::cmd!(sh, "apt-get install -y -q python3-venv").quiet().run().context(
-            "python3 -m venv failed and python3-venv could not be installed (apt-get install python3-venv)",
-        )?;
-        xshell::cmd!(sh, "python3 -m venv --clear {venv}")
-            .quiet()
-            .run()?;
+        Cmd::new("apt-get")
+            .args(["install", "-y", "-q", "python3-venv"])
+            .run()
+            .context(
+                "python3 -m venv failed and python3-venv could not be installed (apt-get install python3-venv)",
+            )?;
+        make_venv()?;
     }
-    let pip = l.venv.join("bin/pip");
     let spec = format!("virtme-ng=={VERSION}");
-    xshell::cmd!(sh, "{pip} install -q {spec}")
-        .quiet()
+    Cmd::new(l.venv.join("bin/pip"))
+        .args(["install", "-q", &spec])
         .run()
         .with_context(|| format!("pip install {spec} into {}", venv.display()))?;
     Ok(())
@@ -101,7 +101,6 @@ fn ensure_venv(l: &Layout, reporter: &Reporter) -> Result<()> {
 /// A plain checkout of the pinned tree (not hard links: nothing may write
 /// through to the pin), configured with `vng --kconfig O=...`.
 fn ensure_config(setup: &Setup, l: &Layout, reporter: &Reporter) -> Result<()> {
-    let sh = xshell::Shell::new()?;
     if !l.src.join("Makefile").is_file() {
         reporter.note(format!(
             "vng: checking out the pinned tree into {} (about a minute)",
@@ -109,23 +108,27 @@ fn ensure_config(setup: &Setup, l: &Layout, reporter: &Reporter) -> Result<()> {
         ));
         let (repo, src, base) = (&setup.pin.repo, &l.src, &setup.pin.base);
         let _ = std::fs::remove_dir_all(src);
-        xshell::cmd!(sh, "git -C {repo} worktree prune")
-            .quiet()
-            .run()?;
-        xshell::cmd!(sh, "git -C {repo} worktree add -q --detach {src} {base}")
-            .quiet()
-            .run()
-            .context("checking out the pinned tree for virtme-ng")?;
+        git(repo, &["worktree", "prune"])?;
+        git(
+            repo,
+            &[
+                "worktree",
+                "add",
+                "-q",
+                "--detach",
+                &src.to_string_lossy(),
+                base,
+            ],
+        )
+        .context("checking out the pinned tree for virtme-ng")?;
     }
     if !l.out.join(".config").is_file() {
         reporter.note("vng: vng --kconfig (its recommended config)");
-        let _dir = sh.push_dir(&l.src);
-        let _path = sh.push_env("PATH", path_with(&l.venv));
-        let vng = l.venv.join("bin/vng");
-        let o = format!("O={}", l.out.display());
-        let out = xshell::cmd!(sh, "{vng} --kconfig {o}")
-            .quiet()
-            .ignore_status()
+        let out = Cmd::new(l.venv.join("bin/vng"))
+            .arg("--kconfig")
+            .arg(format!("O={}", l.out.display()))
+            .dir(&l.src)
+            .env("PATH", path_with(&l.venv))
             .output()?;
         if !out.status.success() {
             let _ = std::fs::remove_file(l.out.join(".config"));
@@ -222,30 +225,24 @@ pub fn run(setup: &Setup, boots: usize, reporter: &Reporter) -> Result<VngRun> {
     let mut secs = Vec::new();
     for i in 0..boots {
         let started = Instant::now();
-        let handle = crate::sys::process::own_group(duct::cmd(&command[0], &command[1..]))
+        let handle = Cmd::new(&command[0])
+            .args(&command[1..])
             .env("PATH", path_with(&l.venv))
             .dir(&l.dir)
-            .stdin_null()
             .stderr_to_stdout()
-            .stdout_capture()
-            .unchecked()
             .start()
             .context("starting vng")?;
-        let registered = crate::sys::process::Registered::new(handle.pids());
         let output = loop {
             if let Some(output) = handle.try_wait()? {
                 break Some(output.clone());
             }
             if started.elapsed() > BOOT_LIMIT {
-                for pid in handle.pids() {
-                    crate::sys::process::kill_group(pid);
-                }
-                let _ = handle.wait();
+                let _ = handle.kill();
                 break None;
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
         };
-        drop(registered);
+        drop(handle);
         crate::sys::process::park_if_interrupted();
         let elapsed = started.elapsed().as_secs_f64();
         let Some(output) = output else {

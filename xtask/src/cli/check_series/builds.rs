@@ -20,7 +20,9 @@ use crate::config::kernel::KernelConfig;
 use crate::pipeline::build;
 use crate::pipeline::pin::Pin;
 use crate::pipeline::revision::{self, Revision};
+use crate::sys::git::git;
 use crate::sys::lock::Lock;
+use crate::sys::process::Cmd;
 use crate::sys::progress::{Event, Reporter};
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeSet;
@@ -483,10 +485,10 @@ fn membership(out: &Path, objects: &[String]) -> Vec<(String, bool)> {
             // A thin archive names its members relative to where `ar`
             // runs: from O= they read as `drivers/pci/pci-sysfs.o`.
             let archive = Path::new(dir).join("built-in.a");
-            let listed = std::process::Command::new("ar")
+            let listed = Cmd::new("ar")
                 .arg("t")
                 .arg(&archive)
-                .current_dir(out)
+                .dir(out)
                 .output()
                 .ok()
                 .filter(|o| o.status.success())
@@ -564,12 +566,6 @@ fn checkout(dir: &Path, commit: &str) -> Result<()> {
     )
     .map(|_| ())
     .with_context(|| format!("checking out {commit} in {}", dir.display()))
-}
-
-fn git(dir: &Path, args: &[&str]) -> Result<String> {
-    let sh = xshell::Shell::new()?;
-    let out = xshell::cmd!(sh, "git -C {dir} {args...}").quiet().read()?;
-    Ok(out)
 }
 
 #[cfg(test)]

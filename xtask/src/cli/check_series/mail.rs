@@ -5,7 +5,7 @@
 //! (folded subjects, RFC 2047 names, an in-body `From:`), exactly as
 //! `git am` will read them; everything else here is a function of text.
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use regex::Regex;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -49,31 +49,7 @@ pub struct Mail {
 
 /// Reads one mail with `git mailinfo -k` (which keeps the `[PATCH ...]`).
 pub fn read(path: &Path) -> Result<Mail> {
-    let scratch = tempfile::tempdir().context("creating a scratch directory")?;
-    let msg = scratch.path().join("msg");
-    let patch = scratch.path().join("patch");
-    let input = std::fs::File::open(path)
-        .with_context(|| format!("opening {}", crate::config::display(path)))?;
-    let out = std::process::Command::new("git")
-        .args(["mailinfo", "-k"])
-        .arg(&msg)
-        .arg(&patch)
-        .stdin(input)
-        .output()
-        .context("running git mailinfo (is git installed?)")?;
-    if !out.status.success() {
-        bail!(
-            "{} is not a mail git can read: {}",
-            crate::config::display(path),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    let info = String::from_utf8_lossy(&out.stdout);
-    let field = |name: &str| {
-        info.lines()
-            .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string()))
-            .unwrap_or_default()
-    };
+    let info = crate::sys::git::mailinfo(path, true)?;
     Ok(Mail {
         path: path.to_path_buf(),
         file: path
@@ -81,12 +57,12 @@ pub fn read(path: &Path) -> Result<Mail> {
             .map(|f| f.to_string_lossy().to_string())
             .unwrap_or_default(),
         author: Person {
-            name: field("Author:"),
-            email: field("Email:"),
+            name: info.field("Author:"),
+            email: info.field("Email:"),
         },
-        subject: field("Subject:"),
-        message: std::fs::read_to_string(&msg).unwrap_or_default(),
-        rest: std::fs::read_to_string(&patch).unwrap_or_default(),
+        subject: info.field("Subject:"),
+        message: info.message,
+        rest: info.rest,
     })
 }
 

@@ -18,6 +18,8 @@ pub mod mail;
 
 use crate::pipeline::pin::{self, Pin};
 use crate::pipeline::revision::{self, Revision};
+use crate::sys::git::{self, git};
+use crate::sys::process::Cmd;
 use crate::sys::progress::{Progress, Reporter};
 use anyhow::{bail, Context, Result};
 use builds::{CheckTree, Targets};
@@ -482,11 +484,6 @@ fn find_cover(rev: &Revision) -> Result<Option<Mail>> {
     Ok(None)
 }
 
-fn git(dir: &Path, args: &[&str]) -> Result<String> {
-    let sh = xshell::Shell::new()?;
-    Ok(xshell::cmd!(sh, "git -C {dir} {args...}").quiet().read()?)
-}
-
 fn check_apply(
     pin: &Pin,
     rev: &Revision,
@@ -611,8 +608,6 @@ fn check_changelog(mails: &[Mail], cover: Option<&Mail>, version: u32) -> Outcom
 }
 
 fn check_checkpatch(pin: &Pin, mails: &[Mail]) -> Result<Outcome> {
-    let sh = xshell::Shell::new()?;
-    let _dir = sh.push_dir(&pin.repo);
     let mut evidence = Vec::new();
     let mut problems = Vec::new();
     let (mut errors, mut warnings, mut checks, mut deferred) = (0, 0, 0, 0);
@@ -620,14 +615,17 @@ fn check_checkpatch(pin: &Pin, mails: &[Mail]) -> Result<Outcome> {
         let path = &mail.path;
         // Seconds per patch: in a group of its own, like every child that
         // can outlast a moment, so a SIGTERM to the harness stops it too.
-        let output = crate::sys::process::output(
-            xshell::cmd!(
-                sh,
-                "perl scripts/checkpatch.pl --strict --show-types --color=never {path}"
-            )
-            .into(),
-        )
-        .context("running perl scripts/checkpatch.pl (is perl installed?)")?;
+        let output = Cmd::new("perl")
+            .args([
+                "scripts/checkpatch.pl",
+                "--strict",
+                "--show-types",
+                "--color=never",
+            ])
+            .arg(path)
+            .dir(&pin.repo)
+            .output()
+            .context("running perl scripts/checkpatch.pl (is perl installed?)")?;
         let text = String::from_utf8_lossy(&output.stdout);
         let (findings, totals) = mail::parse_checkpatch(&text);
         let Some((e, w, c)) = totals else {
@@ -724,16 +722,12 @@ fn check_abi(mails: &[Mail]) -> Outcome {
 }
 
 fn check_get_maintainer(pin: &Pin, mails: &[Mail]) -> Result<Outcome> {
-    let sh = xshell::Shell::new()?;
-    let _dir = sh.push_dir(&pin.repo);
     let paths: Vec<&Path> = mails.iter().map(|m| m.path.as_path()).collect();
-    let output = crate::sys::process::output(
-        xshell::cmd!(
-            sh,
-            "perl scripts/get_maintainer.pl --nogit --nogit-fallback {paths...}"
-        )
-        .into(),
-    )?;
+    let output = Cmd::new("perl")
+        .args(["scripts/get_maintainer.pl", "--nogit", "--nogit-fallback"])
+        .args(&paths)
+        .dir(&pin.repo)
+        .output()?;
     let text = String::from_utf8_lossy(&output.stdout).to_string();
     if !output.status.success() || text.trim().is_empty() {
         return Ok(Outcome::fail(
@@ -794,11 +788,7 @@ fn check_range_diff(
     let head = git(&tree.dir, &["rev-parse", "HEAD"])?;
     let old = format!("{}..{}", pin.base, prev_head.trim());
     let new = format!("{}..{}", pin.base, head.trim());
-    let sh = xshell::Shell::new()?;
-    let dir = &tree.dir;
-    let output = crate::sys::process::output(
-        xshell::cmd!(sh, "git -C {dir} range-diff --no-color {old} {new}").into(),
-    )?;
+    let output = git::cmd(&tree.dir, &["range-diff", "--no-color", &old, &new]).output()?;
     if !output.status.success() {
         return Ok(Outcome::fail(
             format!("git range-diff {previous}..{} failed", rev.name),
