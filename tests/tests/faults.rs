@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
-use xtask::report::{Outcome, Verdict};
 use xtask::report::{Report, Run};
+use xtask::report::{TrialOutcome, Verdict};
 
 /// The revision every fault is provoked on (its kernel is cached by e2e).
 const REV: &str = "v4";
@@ -390,7 +390,7 @@ fn faulty_topologies_do_not_affect_the_healthy_run() {
     );
     let q35 = run_of(&m.report, "q35");
     assert_eq!(q35.verdict, Verdict::Passed, "{q35:#?}");
-    assert!(q35.trials.iter().any(|t| t.outcome == Outcome::Passed));
+    assert!(q35.trials.iter().any(|t| t.outcome == TrialOutcome::Passed));
     m.scratch.assert_no_leftovers();
 }
 

@@ -4,7 +4,7 @@
 //! too weak: the fix is a topology or a check, never deleting the mutant.
 
 use crate::report::Report;
-use crate::report::{Outcome, Verdict};
+use crate::report::{TrialOutcome, Verdict};
 use crate::sys::progress::Progress;
 use anyhow::{bail, Result};
 use serde::Serialize;
@@ -24,6 +24,10 @@ pub struct Args {
     /// Boots run at once (default: number of cores).
     #[arg(long, short)]
     pub jobs: Option<usize>,
+    /// Boot every run, even where an identical earlier boot left a result
+    /// that would otherwise be reused (as `test-matrix --rerun`).
+    #[arg(long)]
+    pub rerun: bool,
 }
 
 /// What happened to one mutant.
@@ -61,7 +65,7 @@ pub fn fates(report: &Report, mutants: &[String]) -> Vec<Fate> {
                     trials: r
                         .trials
                         .iter()
-                        .filter(|t| matches!(t.outcome, Outcome::Failed | Outcome::Xpass))
+                        .filter(|t| matches!(t.outcome, TrialOutcome::Failed | TrialOutcome::Xpass))
                         .map(|t| t.name.clone())
                         .collect(),
                 })
@@ -110,21 +114,17 @@ pub fn run(args: Args) -> Result<()> {
     if mutants.is_empty() {
         bail!("no mutants under patches/gsi-sysfs/mutants/");
     }
-    let mut words: Vec<String> = Vec::new();
-    for m in &mutants {
-        words.extend(["--revision".into(), m.clone()]);
-    }
-    if args.topologies.is_empty() {
-        words.extend(["--topology".into(), "*".into()]);
-    }
-    for t in &args.topologies {
-        words.extend(["--topology".into(), t.clone()]);
-    }
-    if let Some(jobs) = args.jobs {
-        words.extend(["--jobs".into(), jobs.to_string()]);
-    }
-    let words: Vec<&str> = words.iter().map(String::as_str).collect();
-    let matrix_args = crate::pipeline::run::Args::from_words(&words)?;
+    let matrix_args = crate::pipeline::run::Args {
+        revisions: mutants.clone(),
+        topologies: if args.topologies.is_empty() {
+            vec!["*".into()]
+        } else {
+            args.topologies.clone()
+        },
+        jobs: args.jobs,
+        rerun: args.rerun,
+        ..Default::default()
+    };
     let progress = Progress::start();
     let report = crate::pipeline::run::run_with(&matrix_args, &progress.reporter());
     progress.finish();

@@ -113,7 +113,7 @@ mod tests {
                     log: format!("target/gsi/logs/{r}/{t}.console.log"),
                     trials: vec![Trial {
                         name: "a::gsi".into(),
-                        outcome: crate::report::Outcome::Passed,
+                        outcome: crate::report::TrialOutcome::Passed,
                         message: String::new(),
                     }],
                     detail: String::new(),

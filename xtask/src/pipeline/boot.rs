@@ -29,7 +29,7 @@ pub struct Request<'a> {
 
 /// What came back.
 #[derive(Debug)]
-pub struct Outcome {
+pub struct BootResult {
     pub console: Console,
     pub ending: Ending,
     /// Wall-clock seconds from QEMU start to its end (or to DONE).
@@ -116,8 +116,8 @@ pub fn vm_hwm_kib(status: &str) -> Option<u64> {
 }
 
 /// Boots once. An error here means QEMU could not be started at all; every
-/// guest-side failure is data in the [`Outcome`].
-pub fn run(req: &Request) -> Result<Outcome> {
+/// guest-side failure is data in the [`BootResult`].
+pub fn run(req: &Request) -> Result<BootResult> {
     let args = qemu::command(
         req.topology,
         req.accel,
@@ -222,7 +222,7 @@ pub fn run(req: &Request) -> Result<Outcome> {
             "\n[gsi-workbench] guest done after {secs:.2} s: QEMU stopped"
         )?,
     }
-    Ok(Outcome {
+    Ok(BootResult {
         console,
         ending,
         secs,

@@ -124,13 +124,9 @@ pub fn build(pin: &Pin, rev: &Revision, jobs: usize, reporter: &Reporter) -> Res
         revision: rev.name.clone(),
     });
     let result = build_uncached(pin, rev, jobs, &log, reporter);
-    let outcome = match &result {
-        Ok(_) => "built".to_string(),
-        Err(_) => "FAILED".to_string(),
-    };
     reporter.send(Event::BuildEnd {
         revision: rev.name.clone(),
-        outcome,
+        built: result.is_ok(),
         secs: started.elapsed().as_secs_f64(),
     });
     let out_image = result?;

@@ -11,7 +11,7 @@
 //! up is [`Verdict::ConsoleCorrupt`], naming what did not add up: never a
 //! pass, and retried like a hang.
 
-use crate::report::{Outcome, Trial, Verdict};
+use crate::report::{Trial, TrialOutcome, Verdict};
 use gsi_plan::protocol;
 use std::collections::BTreeMap;
 
@@ -46,11 +46,11 @@ impl Counts {
         let mut counts = Counts::default();
         for t in trials {
             match t.outcome {
-                Outcome::Passed => counts.passed += 1,
-                Outcome::Failed => counts.failed += 1,
-                Outcome::Ignored => counts.ignored += 1,
+                TrialOutcome::Passed => counts.passed += 1,
+                TrialOutcome::Failed => counts.failed += 1,
+                TrialOutcome::Ignored => counts.ignored += 1,
                 // Only the host makes these.
-                Outcome::Xfail | Outcome::Xpass => {}
+                TrialOutcome::Xfail | TrialOutcome::Xpass => {}
             }
         }
         counts
@@ -275,9 +275,9 @@ fn parse_done(rest: &str) -> Option<Done> {
 fn parse_trial(rest: &str) -> Option<Trial> {
     let mut parts = rest.splitn(3, ' ');
     let outcome = match parts.next()? {
-        "passed" => Outcome::Passed,
-        "failed" => Outcome::Failed,
-        "ignored" => Outcome::Ignored,
+        "passed" => TrialOutcome::Passed,
+        "failed" => TrialOutcome::Failed,
+        "ignored" => TrialOutcome::Ignored,
         _ => return None,
     };
     let name = parts.next()?;
@@ -396,12 +396,12 @@ pub fn judge(
             let mut t = t.clone();
             if let Some(reason) = xfail(&t.name) {
                 match t.outcome {
-                    Outcome::Failed => {
-                        t.outcome = Outcome::Xfail;
+                    TrialOutcome::Failed => {
+                        t.outcome = TrialOutcome::Xfail;
                         t.message = format!("{} [expected failure: {reason}]", t.message);
                     }
-                    Outcome::Passed => {
-                        t.outcome = Outcome::Xpass;
+                    TrialOutcome::Passed => {
+                        t.outcome = TrialOutcome::Xpass;
                         t.message = format!(
                             "listed as an expected failure ({reason}) but passed: remove the entry from configs/matrix.toml"
                         );
@@ -419,8 +419,8 @@ pub fn judge(
         problems = console.problems(planned);
         let bad = trials
             .iter()
-            .any(|t| matches!(t.outcome, Outcome::Failed | Outcome::Xpass));
-        let ran = trials.iter().any(|t| t.outcome != Outcome::Ignored);
+            .any(|t| matches!(t.outcome, TrialOutcome::Failed | TrialOutcome::Xpass));
+        let ran = trials.iter().any(|t| t.outcome != TrialOutcome::Ignored);
         if !problems.is_empty() {
             Verdict::ConsoleCorrupt
         } else if bad || !ran {
@@ -585,13 +585,13 @@ test rng::gsi ... ok
             verdict: v, trials, ..
         } = judge(&c, Ending::Done, None, &xfail_edu);
         assert_eq!(v, Verdict::Passed);
-        assert_eq!(trials[1].outcome, Outcome::Xfail);
+        assert_eq!(trials[1].outcome, TrialOutcome::Xfail);
         let xfail_rng = |n: &str| (n == "rng::gsi").then(|| "why".to_string());
         let Judgement {
             verdict: v, trials, ..
         } = judge(&c, Ending::Done, None, &xfail_rng);
         assert_eq!(v, Verdict::TestFailed);
-        assert_eq!(trials[0].outcome, Outcome::Xpass);
+        assert_eq!(trials[0].outcome, TrialOutcome::Xpass);
     }
 
     #[test]

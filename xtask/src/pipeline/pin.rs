@@ -20,8 +20,8 @@ pub struct Pin {
     pub description: String,
     /// The kernel version of the tree (`make kernelversion`).
     pub version: String,
-    /// sha256 of the .deb, or the commit id for git sources.
-    pub sha256: String,
+    /// What the source is pinned by: the .deb's sha256, or a commit id.
+    pub pinned_by: PinnedBy,
     /// Short key for cache directories.
     pub key: String,
     /// The git repository holding the base commit.
@@ -30,6 +30,24 @@ pub struct Pin {
     pub base: String,
     /// The kernel config inputs.
     pub config: KernelConfig,
+}
+
+/// What a pin's source is fixed by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PinnedBy {
+    /// The sha256 of the .deb (a Debian pin).
+    Sha256(String),
+    /// A commit id: a git pin's, or a path pin's HEAD at the time of the run.
+    Commit(String),
+}
+
+impl PinnedBy {
+    /// The hash or commit id itself.
+    pub fn id(&self) -> &str {
+        match self {
+            PinnedBy::Sha256(id) | PinnedBy::Commit(id) => id,
+        }
+    }
 }
 
 /// What the pin cache remembers about a finished tree.
@@ -44,19 +62,19 @@ struct Stamp {
 pub fn resolve(kernel_toml: &Path, reporter: &Reporter) -> Result<Pin> {
     let toml = KernelToml::load(kernel_toml)?;
     let config = KernelConfig::read(kernel_toml, &toml.config)?;
-    let (key, sha256, description) = match &toml.source {
+    let (key, pinned_by, description) = match &toml.source {
         Source::Debian {
             package,
             version,
             sha256,
         } => (
             format!("debian-{}", &sha256[..16]),
-            sha256.clone(),
+            PinnedBy::Sha256(sha256.clone()),
             format!("{package} {version}"),
         ),
         Source::Git { url, commit } => (
             format!("git-{}", &commit[..16]),
-            commit.clone(),
+            PinnedBy::Commit(commit.clone()),
             format!("{url} @ {}", &commit[..12]),
         ),
         Source::Path { path } => {
@@ -64,7 +82,7 @@ pub fn resolve(kernel_toml: &Path, reporter: &Reporter) -> Result<Pin> {
             let commit = head_of(&path)?;
             (
                 format!("git-{}", &commit[..16]),
-                commit.clone(),
+                PinnedBy::Commit(commit.clone()),
                 format!("{} @ {}", path.display(), &commit[..12]),
             )
         }
@@ -99,7 +117,7 @@ pub fn resolve(kernel_toml: &Path, reporter: &Reporter) -> Result<Pin> {
                     let path = config::resolve(kernel_toml, path);
                     clone_git(
                         &path.display().to_string(),
-                        &sha256,
+                        pinned_by.id(),
                         scratch.path(),
                         reporter,
                     )?
@@ -124,7 +142,7 @@ pub fn resolve(kernel_toml: &Path, reporter: &Reporter) -> Result<Pin> {
         source: toml.source.clone(),
         description,
         version: stamp.version,
-        sha256,
+        pinned_by,
         key,
         repo,
         base: stamp.base,

@@ -219,7 +219,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{Outcome, Trial};
+    use crate::report::{Trial, TrialOutcome};
 
     fn run(verdict: Verdict) -> Run {
         Run {
@@ -230,7 +230,7 @@ mod tests {
             log: "target/gsi/logs/run-1-1/v5/q35.console.log".into(),
             trials: vec![Trial {
                 name: "rng-s03::gsi-bound".into(),
-                outcome: Outcome::Passed,
+                outcome: TrialOutcome::Passed,
                 message: String::new(),
             }],
             detail: String::new(),

@@ -62,22 +62,6 @@ pub struct Args {
     pub rerun: bool,
 }
 
-impl Args {
-    /// Parses command-line words as `cargo xtask test-matrix` would (tests
-    /// and other verbs build their runs this way, so new flags keep their
-    /// defaults).
-    pub fn from_words(words: &[&str]) -> Result<Args> {
-        #[derive(clap::Parser)]
-        struct Wrapper {
-            #[command(flatten)]
-            args: Args,
-        }
-        use clap::Parser;
-        let argv = std::iter::once("test-matrix").chain(words.iter().copied());
-        Ok(Wrapper::try_parse_from(argv)?.args)
-    }
-}
-
 struct BootJob {
     revision: Revision,
     topology: Topology,
@@ -285,7 +269,9 @@ pub fn pin_info(pin: &Pin) -> PinInfo {
     PinInfo {
         source: format!("{kind} {}", pin.description),
         version: pin.version.clone(),
-        sha256: pin.sha256.clone(),
+        // The JSON field keeps its name (schema): for git and path pins it
+        // holds the commit id.
+        sha256: pin.pinned_by.id().to_string(),
     }
 }
 
@@ -413,7 +399,7 @@ fn boot_one(
                 reporter.send(Event::BootReused {
                     revision: rev.clone(),
                     topology: topo.clone(),
-                    verdict: run.verdict.name().into(),
+                    verdict: run.verdict,
                     from: run.reused_from.clone().unwrap_or_default(),
                 });
                 return run;
@@ -441,7 +427,7 @@ fn boot_one(
         Err(err) => Err(anyhow::anyhow!("{err:#}")),
     };
     let xfail = |trial: &str| matrix.xfail(rev, topo, trial);
-    let judge = |o: &boot::Outcome| console::judge(&o.console, o.ending, Some(&planned), &xfail);
+    let judge = |o: &boot::BootResult| console::judge(&o.console, o.ending, Some(&planned), &xfail);
     let mut outcome = attempt(&log);
     // A hang under TCG, or a report that does not add up, is retried once
     // (the first log is kept beside the second, and named in the detail); a
@@ -523,7 +509,7 @@ fn boot_one(
     reporter.send(Event::BootEnd {
         revision: rev.clone(),
         topology: topo.clone(),
-        verdict: run.verdict.name().into(),
+        verdict: run.verdict,
         secs: run.boot_s,
     });
     run

@@ -13,7 +13,7 @@
 //! `no-baseline`, and [`check`] runs again when shards are merged
 //! (`report merge`), so the comparison happens wherever the two meet.
 
-use crate::report::{Differential, Outcome, Run, Trial, Verdict};
+use crate::report::{Differential, Run, Trial, TrialOutcome, Verdict};
 use std::collections::BTreeMap;
 
 /// The revision every other one is compared with.
@@ -111,7 +111,7 @@ fn differences(
         .filter(|k| base.get(*k) != other.get(*k))
         .map(|k| Trial {
             name: format!("{prefix}::{k}"),
-            outcome: Outcome::Failed,
+            outcome: TrialOutcome::Failed,
             message: format!(
                 "{BASELINE}: {}, {revision}: {}",
                 show(base.get(k)),
@@ -190,7 +190,7 @@ mod tests {
             runs[1].trials[1].name,
             "sysfs-diff-after-reads::0000:00:03.0/irq"
         );
-        assert_eq!(trial.outcome, Outcome::Failed);
+        assert_eq!(trial.outcome, TrialOutcome::Failed);
         assert_eq!(trial.message, "baseline: \"11\", v4: \"10\"");
         assert!(runs[0].trials.is_empty() && runs[0].verdict == Verdict::Passed);
     }

@@ -11,7 +11,7 @@
 //! goes anywhere near XML. `quick-junit` writes the XML (escaping, the
 //! element order the JUnit schema wants).
 
-use crate::report::Outcome;
+use crate::report::TrialOutcome;
 use crate::report::{Report, Run};
 use anyhow::{Context, Result};
 use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
@@ -64,14 +64,14 @@ fn suite(report: &Report, run: &Run, bases: &[&Path]) -> TestSuite {
     let failed = !run.verdict.is_success();
     for trial in &run.trials {
         let status = match trial.outcome {
-            Outcome::Passed | Outcome::Xfail => TestCaseStatus::success(),
-            Outcome::Ignored => TestCaseStatus::skipped(),
-            Outcome::Failed | Outcome::Xpass => {
+            TrialOutcome::Passed | TrialOutcome::Xfail => TestCaseStatus::success(),
+            TrialOutcome::Ignored => TestCaseStatus::skipped(),
+            TrialOutcome::Failed | TrialOutcome::Xpass => {
                 let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
                 status
                     .set_message(first_line(&trial.message))
                     .set_type(match trial.outcome {
-                        Outcome::Xpass => "xpass",
+                        TrialOutcome::Xpass => "xpass",
                         _ => "failed",
                     })
                     .set_description(format!("{}\nconsole log: {}", trial.message, run.log));
@@ -80,14 +80,18 @@ fn suite(report: &Report, run: &Run, bases: &[&Path]) -> TestSuite {
         };
         let mut case = TestCase::new(clean(&trial.name), status);
         case.set_classname(&classname);
-        if trial.outcome == Outcome::Xfail {
+        if trial.outcome == TrialOutcome::Xfail {
             case.set_system_out(format!("xfail, counted as a pass: {}", trial.message));
         }
         suite.add_test_case(case);
     }
     if failed && run.failing_trials().next().is_none() {
         let detail = if run.detail.trim().is_empty() {
-            match run.trials.iter().all(|t| t.outcome == Outcome::Ignored) {
+            match run
+                .trials
+                .iter()
+                .all(|t| t.outcome == TrialOutcome::Ignored)
+            {
                 true => "the suite ran no trial".to_string(),
                 false => "no detail recorded".to_string(),
             }
@@ -190,7 +194,7 @@ mod tests {
     use crate::report::{PinInfo, SCHEMA};
     use crate::report::{Trial, Verdict};
 
-    fn trial(name: &str, outcome: Outcome, message: &str) -> Trial {
+    fn trial(name: &str, outcome: TrialOutcome, message: &str) -> Trial {
         Trial {
             name: name.into(),
             outcome,
@@ -273,13 +277,13 @@ mod tests {
                 "q35",
                 Verdict::Passed,
                 vec![
-                    trial("rng::gsi", Outcome::Passed, ""),
+                    trial("rng::gsi", TrialOutcome::Passed, ""),
                     trial(
                         "none::gsi-none",
-                        Outcome::Xfail,
+                        TrialOutcome::Xfail,
                         "0 [expected failure: v4 prints 0]",
                     ),
-                    trial("msi::gsi", Outcome::Ignored, ""),
+                    trial("msi::gsi", TrialOutcome::Ignored, ""),
                 ],
                 "logs/q35.log",
             ),
@@ -289,10 +293,10 @@ mod tests {
                 vec![
                     trial(
                         "rng::gsi",
-                        Outcome::Failed,
+                        TrialOutcome::Failed,
                         "gsi = 0, expected 16\nsecond line",
                     ),
-                    trial("x::gsi-none", Outcome::Xpass, "listed but passed"),
+                    trial("x::gsi-none", TrialOutcome::Xpass, "listed but passed"),
                 ],
                 log.to_str().unwrap(),
             ),
@@ -377,7 +381,7 @@ mod tests {
             &report(vec![run(
                 "q35",
                 Verdict::TestFailed,
-                vec![trial("a::b", Outcome::Ignored, "")],
+                vec![trial("a::b", TrialOutcome::Ignored, "")],
                 "x.log",
             )]),
             &[],

@@ -5,8 +5,8 @@
 //! `description` of its configs/topologies file), so a reviewer can judge
 //! the coverage without opening the workbench.
 
-use crate::report::Outcome;
 use crate::report::Report;
+use crate::report::TrialOutcome;
 use anyhow::{Context, Result};
 use std::path::Path;
 
@@ -160,7 +160,11 @@ struct Xfail {
 fn expected_failures(report: &Report) -> Vec<Xfail> {
     let mut out: Vec<Xfail> = Vec::new();
     for run in &report.runs {
-        for t in run.trials.iter().filter(|t| t.outcome == Outcome::Xfail) {
+        for t in run
+            .trials
+            .iter()
+            .filter(|t| t.outcome == TrialOutcome::Xfail)
+        {
             let reason = t
                 .message
                 .rfind(XFAIL_MARK)
@@ -197,7 +201,7 @@ mod tests {
     use crate::report::{PinInfo, Run, SCHEMA};
     use crate::report::{Trial, Verdict};
 
-    fn trial(name: &str, outcome: Outcome, message: &str) -> Trial {
+    fn trial(name: &str, outcome: TrialOutcome, message: &str) -> Trial {
         Trial {
             name: name.into(),
             outcome,
@@ -227,11 +231,11 @@ mod tests {
         let xfail = |n: &str| {
             trial(
                 n,
-                Outcome::Xfail,
+                TrialOutcome::Xfail,
                 &format!("gsi = 0 [expected failure: {reason}]"),
             )
         };
-        let ok = |n: &str| trial(n, Outcome::Passed, "");
+        let ok = |n: &str| trial(n, TrialOutcome::Passed, "");
         let report = Report {
             schema: SCHEMA,
             pin: PinInfo {
@@ -259,7 +263,11 @@ mod tests {
                     "microvm",
                     Verdict::TestFailed,
                     vec![
-                        trial("a|b::gsi", Outcome::Failed, "gsi = 5, expected 16\nmore"),
+                        trial(
+                            "a|b::gsi",
+                            TrialOutcome::Failed,
+                            "gsi = 5, expected 16\nmore",
+                        ),
                         xfail("n::gsi-none"),
                     ],
                 ),

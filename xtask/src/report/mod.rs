@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 /// What the guest said about one trial.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Outcome {
+pub enum TrialOutcome {
     Passed,
     Failed,
     Ignored,
@@ -32,7 +32,7 @@ pub enum Outcome {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Trial {
     pub name: String,
-    pub outcome: Outcome,
+    pub outcome: TrialOutcome,
     pub message: String,
 }
 
@@ -172,7 +172,7 @@ impl Differential {
 }
 
 impl Run {
-    pub fn count(&self, outcome: Outcome) -> usize {
+    pub fn count(&self, outcome: TrialOutcome) -> usize {
         self.trials.iter().filter(|t| t.outcome == outcome).count()
     }
 
@@ -180,7 +180,7 @@ impl Run {
     pub fn failing_trials(&self) -> impl Iterator<Item = &Trial> {
         self.trials
             .iter()
-            .filter(|t| matches!(t.outcome, Outcome::Failed | Outcome::Xpass))
+            .filter(|t| matches!(t.outcome, TrialOutcome::Failed | TrialOutcome::Xpass))
     }
 
     /// `passed 5/6 (1 xfail)`: the verdict, trials that passed or failed
@@ -189,11 +189,11 @@ impl Run {
         let mut text = format!(
             "{} {}/{}",
             self.verdict.name(),
-            self.count(Outcome::Passed) + self.count(Outcome::Xfail),
+            self.count(TrialOutcome::Passed) + self.count(TrialOutcome::Xfail),
             self.trials.len()
         );
-        if self.count(Outcome::Xfail) > 0 {
-            text.push_str(&format!(" ({} xfail)", self.count(Outcome::Xfail)));
+        if self.count(TrialOutcome::Xfail) > 0 {
+            text.push_str(&format!(" ({} xfail)", self.count(TrialOutcome::Xfail)));
         }
         text
     }
@@ -262,8 +262,8 @@ mod tests {
                     boot_s: 2.4,
                     log: "target/gsi/logs/v4/q35.log".into(),
                     trials: vec![
-                        trial("a::gsi-bound", Outcome::Passed),
-                        trial("b::gsi-none", Outcome::Xfail),
+                        trial("a::gsi-bound", TrialOutcome::Passed),
+                        trial("b::gsi-none", TrialOutcome::Xfail),
                     ],
                     detail: String::new(),
                     sysfs: Default::default(),
@@ -277,7 +277,7 @@ mod tests {
                     verdict: Verdict::TestFailed,
                     boot_s: 1.9,
                     log: "target/gsi/logs/v4/microvm.log".into(),
-                    trials: vec![trial("a::gsi-bound", Outcome::Failed)],
+                    trials: vec![trial("a::gsi-bound", TrialOutcome::Failed)],
                     detail: String::new(),
                     sysfs: Default::default(),
                     sysfs_after: Default::default(),

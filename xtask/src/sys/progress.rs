@@ -5,6 +5,7 @@
 //! not a terminal or `CI` is set it prints plain, timestamped lines and
 //! throttles the chatty ones, so CI logs stay readable.
 
+use crate::report::Verdict;
 use std::io::{IsTerminal, Write};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::thread::JoinHandle;
@@ -28,7 +29,8 @@ pub enum Event {
     },
     BuildEnd {
         revision: String,
-        outcome: String,
+        /// Whether the kernel was built (false: the build failed).
+        built: bool,
         secs: f64,
     },
     /// Sent by [`Progress::finish`]: clear the status line and stop, even
@@ -41,14 +43,14 @@ pub enum Event {
     BootEnd {
         revision: String,
         topology: String,
-        verdict: String,
+        verdict: Verdict,
         secs: f64,
     },
     /// No boot: an identical earlier boot's result is reused.
     BootReused {
         revision: String,
         topology: String,
-        verdict: String,
+        verdict: Verdict,
         /// The log directory of the run that booted it.
         from: String,
     },
@@ -163,10 +165,11 @@ fn draw(rx: Receiver<Event>, live: bool) {
             }
             Event::BuildEnd {
                 revision,
-                outcome,
+                built,
                 secs,
             } => {
                 st.status.clear();
+                let outcome = if built { "built" } else { "FAILED" };
                 Some(format!("build {revision}: {outcome} ({secs:.1} s)"))
             }
             Event::BootStart { revision, topology } => {
@@ -191,7 +194,8 @@ fn draw(rx: Receiver<Event>, live: bool) {
                     st.boots_started - st.boots_done
                 );
                 Some(format!(
-                    "boot {revision}/{topology}: {verdict} ({secs:.1} s)"
+                    "boot {revision}/{topology}: {} ({secs:.1} s)",
+                    verdict.name()
                 ))
             }
             Event::BootReused {
@@ -203,7 +207,8 @@ fn draw(rx: Receiver<Event>, live: bool) {
                 st.boots_started += 1;
                 st.boots_done += 1;
                 Some(format!(
-                    "boot {revision}/{topology}: {verdict} (reused from {from}; --rerun boots it)"
+                    "boot {revision}/{topology}: {} (reused from {from}; --rerun boots it)",
+                    verdict.name()
                 ))
             }
         };

@@ -634,9 +634,9 @@ pub fn run(setup: &Setup, options: &Options, reporter: &Reporter) -> Result<Flak
                             revision: format!("flake {}/{total}", i + 1),
                             topology: topology.name.clone(),
                             verdict: if result.passed_on_retry() {
-                                "flaky".into()
+                                crate::report::Verdict::Flaky
                             } else {
-                                last.verdict.name().into()
+                                last.verdict
                             },
                             secs: last.secs,
                         });

@@ -519,25 +519,26 @@ impl Tap {
     }
 }
 
-/// `test-matrix` arguments for a bench run: with `--rerun` when the verb
-/// has it (identical earlier results are then booted again instead of
-/// reused; the bench measures boots).
-fn matrix_args(words: &[&str]) -> Result<(crate::pipeline::run::Args, bool)> {
-    let mut with = words.to_vec();
-    with.push("--rerun");
-    match crate::pipeline::run::Args::from_words(&with) {
-        Ok(args) => Ok((args, true)),
-        Err(_) => Ok((crate::pipeline::run::Args::from_words(words)?, false)),
+/// The matrix run of a bench section: the profile (or `revisions` of
+/// it), installing nothing, and with `--rerun`: identical earlier results
+/// are booted again instead of reused, since the bench measures boots.
+fn matrix_args(args: &Args, revisions: Vec<String>) -> crate::pipeline::run::Args {
+    crate::pipeline::run::Args {
+        profile: Some(args.profile.clone()),
+        revisions,
+        jobs: args.jobs,
+        no_install: true,
+        rerun: true,
+        ..Default::default()
     }
 }
 
 /// Runs the matrix in this process and times it.
 fn timed_matrix(
-    words: &[&str],
-    profile: &str,
+    args: crate::pipeline::run::Args,
     reporter: &Reporter,
 ) -> Result<(MatrixRun, Vec<(f64, Event)>)> {
-    let (args, rerun) = matrix_args(words)?;
+    let (profile, rerun) = (args.profile.clone().unwrap_or_default(), args.rerun);
     let load = loadavg();
     let tap = Tap::open(reporter);
     let started = Instant::now();
@@ -606,12 +607,7 @@ fn warm(args: &Args, reporter: &Reporter) -> Result<MatrixRun> {
         args.profile
     ));
     build_profile(&args.profile, reporter)?;
-    let jobs = args.jobs.map(|j| j.to_string());
-    let mut words = vec!["--profile", args.profile.as_str(), "--no-install"];
-    if let Some(j) = &jobs {
-        words.extend(["--jobs", j.as_str()]);
-    }
-    let (run, _) = timed_matrix(&words, &args.profile, reporter)?;
+    let (run, _) = timed_matrix(matrix_args(args, vec![]), reporter)?;
     reporter.note(format!(
         "bench warm: {} runs in {:.1} s, rebuilt: {}",
         run.runs,
@@ -744,15 +740,7 @@ fn edit(args: &Args, setup: &Setup, reporter: &Reporter) -> Result<EditRun> {
     let old = std::env::var_os("GSI_PATCHES_DIR");
     std::env::set_var("GSI_PATCHES_DIR", &scratch);
     let edited_rev = revision::load(&scratch, &rev.name);
-    let jobs = args.jobs.map(|j| j.to_string());
-    let mut words: Vec<&str> = vec!["--profile", args.profile.as_str(), "--no-install"];
-    for n in &names {
-        words.extend(["--revision", n.as_str()]);
-    }
-    if let Some(j) = &jobs {
-        words.extend(["--jobs", j.as_str()]);
-    }
-    let result = timed_matrix(&words, &args.profile, reporter);
+    let result = timed_matrix(matrix_args(args, names.clone()), reporter);
     match old {
         Some(v) => std::env::set_var("GSI_PATCHES_DIR", v),
         None => std::env::remove_var("GSI_PATCHES_DIR"),
@@ -765,7 +753,7 @@ fn edit(args: &Args, setup: &Setup, reporter: &Reporter) -> Result<EditRun> {
             topology,
             verdict,
             ..
-        } if revision == &rev.name => Some((*t, format!("{topology}: {verdict}"))),
+        } if revision == &rev.name => Some((*t, format!("{topology}: {}", verdict.name()))),
         _ => None,
     });
     let build_s = events.iter().find_map(|(_, e)| match e {
@@ -885,7 +873,7 @@ fn boots(args: &Args, setup: &Setup, reporter: &Reporter) -> Result<Vec<Topology
             reporter.send(Event::BootEnd {
                 revision: rev.clone(),
                 topology: format!("{} #{}", topology.name, i + 1),
-                verdict: verdict.name().into(),
+                verdict,
                 secs: outcome.secs,
             });
             if outcome.ending != console::Ending::Done {

@@ -15,7 +15,7 @@
 //! interrupted run is repaired by the next one.
 
 use super::mail::Mail;
-use super::Outcome;
+use super::CheckResult;
 use crate::config::kernel::KernelConfig;
 use crate::pipeline::build;
 use crate::pipeline::pin::Pin;
@@ -170,7 +170,7 @@ impl<'a> CheckTree<'a> {
         targets: &Targets,
         jobs: usize,
         reporter: &Reporter,
-    ) -> Result<Outcome> {
+    ) -> Result<CheckResult> {
         let out = self.dir.join(build::build_dir_name(self.pin));
         std::fs::create_dir_all(&out)?;
         let n = self.commits.len();
@@ -183,7 +183,7 @@ impl<'a> CheckTree<'a> {
         let config_log = self.log("bisect-config");
         if let Err(err) = configure(self.pin, &self.dir, &out, &config_log, &self.rev, reporter) {
             evidence.push(format!("{err:#}"));
-            return Ok(Outcome::fail(
+            return Ok(CheckResult::fail(
                 "the base config could not be made; no patch was built",
                 evidence,
             ));
@@ -205,7 +205,7 @@ impl<'a> CheckTree<'a> {
             let secs = started.elapsed().as_secs_f64();
             reporter.send(Event::BuildEnd {
                 revision: label,
-                outcome: if result.is_ok() { "built" } else { "FAILED" }.to_string(),
+                built: result.is_ok(),
                 secs,
             });
             match result {
@@ -257,7 +257,7 @@ impl<'a> CheckTree<'a> {
             }
         }
         match first_failure {
-            None => Ok(Outcome::pass(
+            None => Ok(CheckResult::pass(
                 format!("all {n} patches build ({})", targets.make_goals().join(" ")),
                 evidence,
             )),
@@ -265,7 +265,7 @@ impl<'a> CheckTree<'a> {
                 evidence.push(format!("first break, patch {k}/{n}, last lines:"));
                 evidence.extend(tail.lines().map(|l| format!("  {l}")));
                 let later = built.iter().filter(|&&b| b > k).count();
-                Ok(Outcome::fail(
+                Ok(CheckResult::fail(
                     format!(
                         "patch {k}/{n} ({}) breaks the build{}",
                         mails[k - 1].file,
@@ -290,7 +290,7 @@ impl<'a> CheckTree<'a> {
         targets: &Targets,
         jobs: usize,
         reporter: &Reporter,
-    ) -> Result<Outcome> {
+    ) -> Result<CheckResult> {
         let mut evidence = Vec::new();
         let mut summary = Vec::new();
         let mut failed = false;
@@ -340,7 +340,7 @@ impl<'a> CheckTree<'a> {
             let secs = started.elapsed().as_secs_f64();
             reporter.send(Event::BuildEnd {
                 revision: name,
-                outcome: if result.is_ok() { "built" } else { "FAILED" }.to_string(),
+                built: result.is_ok(),
                 secs,
             });
             let checked: Vec<String> = match targets {
@@ -392,9 +392,9 @@ impl<'a> CheckTree<'a> {
         }
         let summary = summary.join("; ");
         Ok(if failed {
-            Outcome::fail(summary, evidence)
+            CheckResult::fail(summary, evidence)
         } else {
-            Outcome::pass(summary, evidence)
+            CheckResult::pass(summary, evidence)
         })
     }
 }

@@ -119,33 +119,33 @@ pub struct Check {
 
 /// What a check function returns; [`timed`] adds the name and the time.
 #[derive(Debug, Clone)]
-pub struct Outcome {
+pub struct CheckResult {
     status: Status,
     summary: String,
     evidence: Vec<String>,
 }
 
-impl Outcome {
-    fn new(status: Status, summary: impl Into<String>, evidence: Vec<String>) -> Outcome {
-        Outcome {
+impl CheckResult {
+    fn new(status: Status, summary: impl Into<String>, evidence: Vec<String>) -> CheckResult {
+        CheckResult {
             status,
             summary: summary.into(),
             evidence,
         }
     }
-    pub fn pass(summary: impl Into<String>, evidence: Vec<String>) -> Outcome {
-        Outcome::new(Status::Pass, summary, evidence)
+    pub fn pass(summary: impl Into<String>, evidence: Vec<String>) -> CheckResult {
+        CheckResult::new(Status::Pass, summary, evidence)
     }
-    pub fn fail(summary: impl Into<String>, evidence: Vec<String>) -> Outcome {
-        Outcome::new(Status::Fail, summary, evidence)
+    pub fn fail(summary: impl Into<String>, evidence: Vec<String>) -> CheckResult {
+        CheckResult::new(Status::Fail, summary, evidence)
     }
-    pub fn skip(summary: impl Into<String>) -> Outcome {
-        Outcome::new(Status::Skip, summary, Vec::new())
+    pub fn skip(summary: impl Into<String>) -> CheckResult {
+        CheckResult::new(Status::Skip, summary, Vec::new())
     }
     /// Pass when `problems` is empty, else fail with them first.
-    fn judge(problems: Vec<String>, evidence: Vec<String>, ok: String) -> Outcome {
+    fn judge(problems: Vec<String>, evidence: Vec<String>, ok: String) -> CheckResult {
         if problems.is_empty() {
-            Outcome::pass(ok, evidence)
+            CheckResult::pass(ok, evidence)
         } else {
             let summary = if problems.len() == 1 {
                 problems[0].clone()
@@ -159,7 +159,7 @@ impl Outcome {
                 problems
             };
             lines.extend(evidence);
-            Outcome::fail(summary, lines)
+            CheckResult::fail(summary, lines)
         }
     }
 }
@@ -342,16 +342,16 @@ pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
         check_get_maintainer(&pin, &mails)
     }));
     checks.push(timed("range-diff", reporter, || match &applied {
-        None => Ok(Outcome::skip("the series does not apply (see apply)")),
+        None => Ok(CheckResult::skip("the series does not apply (see apply)")),
         Some(tree) => check_range_diff(&pin, &rev, tree, version, reporter),
     }));
     let mut check_tree: Option<CheckTree> = None;
     checks.push(timed("bisect-build", reporter, || {
         if args.skip_builds {
-            return Ok(Outcome::skip("--skip-builds"));
+            return Ok(CheckResult::skip("--skip-builds"));
         }
         if applied.is_none() {
-            return Ok(Outcome::skip("the series does not apply (see apply)"));
+            return Ok(CheckResult::skip("the series does not apply (see apply)"));
         }
         let tree = CheckTree::open(&pin, &rev, reporter)?;
         let outcome = tree.bisect(&mails, &targets, jobs, reporter)?;
@@ -360,10 +360,10 @@ pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
     }));
     checks.push(timed("build-only", reporter, || {
         if args.skip_builds {
-            return Ok(Outcome::skip("--skip-builds"));
+            return Ok(CheckResult::skip("--skip-builds"));
         }
         let Some(tree) = &check_tree else {
-            return Ok(Outcome::skip(
+            return Ok(CheckResult::skip(
                 "no tree to build (the series does not apply or bisect-build could not run)",
             ));
         };
@@ -400,14 +400,14 @@ pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
 }
 
 /// Runs one check, timing it; an error is a FAIL that quotes it.
-fn timed(name: &str, reporter: &Reporter, f: impl FnOnce() -> Result<Outcome>) -> Check {
+fn timed(name: &str, reporter: &Reporter, f: impl FnOnce() -> Result<CheckResult>) -> Check {
     reporter.stage(format!("check-series: {name}"));
     let started = Instant::now();
     let outcome = f().unwrap_or_else(|err| {
         let text = format!("{err:#}");
         let mut lines = text.lines().map(str::to_string);
         let summary = lines.next().unwrap_or_default();
-        Outcome::fail(
+        CheckResult::fail(
             format!("could not run: {summary}"),
             lines.collect::<Vec<_>>(),
         )
@@ -488,7 +488,7 @@ fn check_apply(
     pin: &Pin,
     rev: &Revision,
     reporter: &Reporter,
-) -> Result<(Outcome, Option<revision::Tree>)> {
+) -> Result<(CheckResult, Option<revision::Tree>)> {
     match revision::prepare(pin, rev, reporter) {
         Ok(tree) => {
             let range = format!("{}..HEAD", pin.base);
@@ -502,7 +502,7 @@ fn check_apply(
                 crate::config::display(&tree.dir),
                 tree.touched.join(", ")
             ));
-            let outcome = Outcome::pass(
+            let outcome = CheckResult::pass(
                 format!(
                     "{} patch(es) apply with git am on {}",
                     rev.patches.len(),
@@ -516,12 +516,12 @@ fn check_apply(
             let text = format!("{err:#}");
             let lines: Vec<String> = text.lines().map(str::to_string).collect();
             let summary = lines.first().cloned().unwrap_or_default();
-            Ok((Outcome::fail(summary, lines[1..].to_vec()), None))
+            Ok((CheckResult::fail(summary, lines[1..].to_vec()), None))
         }
     }
 }
 
-fn check_subjects(rev: &Revision, mails: &[Mail], cover: Option<&Mail>) -> Outcome {
+fn check_subjects(rev: &Revision, mails: &[Mail], cover: Option<&Mail>) -> CheckResult {
     let patches: Vec<(String, String)> = mails
         .iter()
         .map(|m| (m.file.clone(), m.subject.clone()))
@@ -536,10 +536,10 @@ fn check_subjects(rev: &Revision, mails: &[Mail], cover: Option<&Mail>) -> Outco
     } else {
         format!("numbered 1/{n}..{n}/{n} with the cover letter 0/{n}, one version")
     };
-    Outcome::judge(problems, evidence, ok)
+    CheckResult::judge(problems, evidence, ok)
 }
 
-fn check_signed_off(mails: &[Mail]) -> Outcome {
+fn check_signed_off(mails: &[Mail]) -> CheckResult {
     let mut problems = Vec::new();
     let mut evidence = Vec::new();
     for mail in mails {
@@ -564,14 +564,14 @@ fn check_signed_off(mails: &[Mail]) -> Outcome {
             ));
         }
     }
-    Outcome::judge(
+    CheckResult::judge(
         problems,
         evidence,
         format!("all {} patch(es) signed off by their author", mails.len()),
     )
 }
 
-fn check_changelog(mails: &[Mail], cover: Option<&Mail>, version: u32) -> Outcome {
+fn check_changelog(mails: &[Mail], cover: Option<&Mail>, version: u32) -> CheckResult {
     let (text, place) = match cover {
         Some(cover) => (
             format!("{}\n{}", cover.message, cover.rest),
@@ -582,7 +582,7 @@ fn check_changelog(mails: &[Mail], cover: Option<&Mail>, version: u32) -> Outcom
             format!("the notes below --- in {}", mails[0].file),
         ),
         None => {
-            return Outcome::fail(
+            return CheckResult::fail(
                 "no cover letter to carry the changelog",
                 vec![format!("v{version} has {} patches", mails.len())],
             )
@@ -591,7 +591,7 @@ fn check_changelog(mails: &[Mail], cover: Option<&Mail>, version: u32) -> Outcom
     match mail::check_changelog(&text, version) {
         Ok(mut evidence) => {
             evidence.insert(0, format!("read from {place}"));
-            Outcome::pass(
+            CheckResult::pass(
                 if version > 1 {
                     format!("v{version}: {place} names v1..v{}", version - 1)
                 } else {
@@ -600,14 +600,14 @@ fn check_changelog(mails: &[Mail], cover: Option<&Mail>, version: u32) -> Outcom
                 evidence,
             )
         }
-        Err(problem) => Outcome::fail(
+        Err(problem) => CheckResult::fail(
             format!("v{version}: {problem}"),
             vec![format!("read from {place}")],
         ),
     }
 }
 
-fn check_checkpatch(pin: &Pin, mails: &[Mail]) -> Result<Outcome> {
+fn check_checkpatch(pin: &Pin, mails: &[Mail]) -> Result<CheckResult> {
     let mut evidence = Vec::new();
     let mut problems = Vec::new();
     let (mut errors, mut warnings, mut checks, mut deferred) = (0, 0, 0, 0);
@@ -682,13 +682,13 @@ fn check_checkpatch(pin: &Pin, mails: &[Mail]) -> Result<Outcome> {
         }
     );
     if problems.is_empty() {
-        Ok(Outcome::pass(format!("--strict: {counts}"), evidence))
+        Ok(CheckResult::pass(format!("--strict: {counts}"), evidence))
     } else {
-        Ok(Outcome::fail(format!("--strict: {counts}"), evidence))
+        Ok(CheckResult::fail(format!("--strict: {counts}"), evidence))
     }
 }
 
-fn check_abi(mails: &[Mail]) -> Outcome {
+fn check_abi(mails: &[Mail]) -> CheckResult {
     let diff: String = mails
         .iter()
         .map(|m| m.diff())
@@ -718,10 +718,10 @@ fn check_abi(mails: &[Mail]) -> Outcome {
             attributes.len()
         )
     };
-    Outcome::judge(problems, evidence, ok)
+    CheckResult::judge(problems, evidence, ok)
 }
 
-fn check_get_maintainer(pin: &Pin, mails: &[Mail]) -> Result<Outcome> {
+fn check_get_maintainer(pin: &Pin, mails: &[Mail]) -> Result<CheckResult> {
     let paths: Vec<&Path> = mails.iter().map(|m| m.path.as_path()).collect();
     let output = Cmd::new("perl")
         .args(["scripts/get_maintainer.pl", "--nogit", "--nogit-fallback"])
@@ -730,7 +730,7 @@ fn check_get_maintainer(pin: &Pin, mails: &[Mail]) -> Result<Outcome> {
         .output()?;
     let text = String::from_utf8_lossy(&output.stdout).to_string();
     if !output.status.success() || text.trim().is_empty() {
-        return Ok(Outcome::fail(
+        return Ok(CheckResult::fail(
             "scripts/get_maintainer.pl did not answer",
             String::from_utf8_lossy(&output.stderr)
                 .lines()
@@ -744,7 +744,7 @@ fn check_get_maintainer(pin: &Pin, mails: &[Mail]) -> Result<Outcome> {
         format!("Cc: {}", cc.join(", ")),
     ];
     evidence.extend(text.lines().map(|l| format!("  {l}")));
-    Ok(Outcome::pass(
+    Ok(CheckResult::pass(
         format!(
             "informational: To {} address(es), Cc {}",
             to.len(),
@@ -760,9 +760,9 @@ fn check_range_diff(
     tree: &revision::Tree,
     version: u32,
     reporter: &Reporter,
-) -> Result<Outcome> {
+) -> Result<CheckResult> {
     if version <= 1 {
-        return Ok(Outcome::pass(
+        return Ok(CheckResult::pass(
             "v1: no earlier version to compare with",
             Vec::new(),
         ));
@@ -770,7 +770,7 @@ fn check_range_diff(
     let previous = format!("v{}", version - 1);
     let parent = rev.dir.parent().unwrap_or(Path::new("."));
     if !parent.join(&previous).join("series").is_file() {
-        return Ok(Outcome::pass(
+        return Ok(CheckResult::pass(
             format!(
                 "no {previous} in {} to compare with (informational)",
                 crate::config::display(parent)
@@ -790,7 +790,7 @@ fn check_range_diff(
     let new = format!("{}..{}", pin.base, head.trim());
     let output = git::cmd(&tree.dir, &["range-diff", "--no-color", &old, &new]).output()?;
     if !output.status.success() {
-        return Ok(Outcome::fail(
+        return Ok(CheckResult::fail(
             format!("git range-diff {previous}..{} failed", rev.name),
             String::from_utf8_lossy(&output.stderr)
                 .lines()
@@ -817,7 +817,7 @@ fn check_range_diff(
         crate::config::display(&saved)
     )];
     evidence.extend(text.lines().map(str::to_string));
-    Ok(Outcome::pass(
+    Ok(CheckResult::pass(
         format!(
             "informational: {previous} ({} patch(es)) -> v{version} ({} patch(es)), {pairs} \
              range-diff entries",
