@@ -174,7 +174,13 @@ fn smoke_profile_patches_builds_boots_and_tests() {
         .count();
     assert_eq!(reused, 4, "{events:?}");
     println!("{}", again.table());
-    assert!(again.table().contains("(reused)"), "{}", again.table());
+    assert!(
+        again
+            .table()
+            .contains("\n* reused: the result of an identical earlier boot\n"),
+        "{}",
+        again.table()
+    );
     let first_dir = |r: &Run| {
         std::path::Path::new(&r.log)
             .ancestors()

@@ -12,6 +12,44 @@ pub(crate) mod report;
 pub(crate) mod test_matrix;
 
 use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// The report files `test-matrix` and `report render` write besides the
+/// JSON: the same flags for both.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub(crate) struct Outputs {
+    /// Write JUnit XML here (one testsuite per run, one testcase per trial).
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+    /// Write the "Tested on" block as Markdown here (for a CI summary).
+    #[arg(long, value_name = "PATH")]
+    pub markdown: Option<PathBuf>,
+    /// Write the "Tested on" block as plain text wrapped at 75 columns
+    /// here, to paste under a cover letter.
+    #[arg(long, value_name = "PATH")]
+    pub tested_on: Option<PathBuf>,
+}
+
+impl Outputs {
+    fn any(&self) -> bool {
+        self.junit.is_some() || self.markdown.is_some() || self.tested_on.is_some()
+    }
+
+    /// Writes each rendering that was asked for.
+    fn write(&self, report: &crate::report::Report) -> anyhow::Result<()> {
+        let topologies = crate::config::topology::dir();
+        if let Some(path) = &self.junit {
+            crate::report::junit::write(report, &[], path)?;
+        }
+        if let Some(path) = &self.markdown {
+            crate::report::markdown::write(report, &topologies, path)?;
+        }
+        if let Some(path) = &self.tested_on {
+            crate::report::plain::write(report, &topologies, path)?;
+        }
+        Ok(())
+    }
+}
 
 /// gsi-workbench: apply each revision of the PCI/sysfs gsi series to a
 /// pinned kernel, build it, boot it under QEMU on many ACPI/IOAPIC

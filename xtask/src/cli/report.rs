@@ -1,7 +1,7 @@
 //! `cargo xtask report render|merge`: the reports of a run rendered again
 //! from its JSON, and the JSON of CI shards merged into one, so the last CI
 //! job can publish one JUnit file and one "Tested on" block for the whole
-//! matrix. `test-matrix --junit/--markdown` share [`crate::report::write_outputs`].
+//! matrix. `test-matrix` takes the same output flags ([`super::Outputs`]).
 
 use crate::report::Report;
 use anyhow::{bail, Result};
@@ -10,18 +10,15 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum Command {
     /// Render a JSON report (from test-matrix --json or report merge) as
-    /// JUnit XML, a Markdown "Tested on" block and/or the terminal table.
+    /// JUnit XML, the "Tested on" block (Markdown or plain text) and/or
+    /// the terminal table.
     Render {
         /// The JSON report to read.
         #[arg(long, value_name = "JSON")]
         from: PathBuf,
-        /// Write JUnit XML here.
-        #[arg(long, value_name = "PATH")]
-        junit: Option<PathBuf>,
-        /// Write the Markdown "Tested on" block here.
-        #[arg(long, value_name = "PATH")]
-        markdown: Option<PathBuf>,
-        /// Print the revision x topology table (the default when nothing
+        #[command(flatten)]
+        outputs: super::Outputs,
+        /// Print the topology x revision table (the default when nothing
         /// else is asked for).
         #[arg(long)]
         table: bool,
@@ -41,13 +38,12 @@ pub fn run(command: Command) -> Result<()> {
     match command {
         Command::Render {
             from,
-            junit,
-            markdown,
+            outputs,
             table,
         } => {
             let report = read(&from)?;
-            crate::report::write_outputs(&report, junit.as_deref(), markdown.as_deref())?;
-            if table || (junit.is_none() && markdown.is_none()) {
+            outputs.write(&report)?;
+            if table || !outputs.any() {
                 print!("{}", report.table());
             }
             Ok(())

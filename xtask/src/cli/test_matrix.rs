@@ -6,18 +6,13 @@ use crate::pipeline::shard::{self, Format, Slice, Spec};
 use crate::pipeline::{run, selection};
 use crate::sys::progress::Progress;
 use anyhow::{bail, Result};
-use std::path::PathBuf;
 
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct Args {
     #[command(flatten)]
     pub run: run::Args,
-    /// Write JUnit XML here (one testsuite per run, one testcase per trial).
-    #[arg(long, value_name = "PATH")]
-    pub junit: Option<PathBuf>,
-    /// Write a Markdown "Tested on" block for a cover letter here.
-    #[arg(long, value_name = "PATH")]
-    pub markdown: Option<PathBuf>,
+    #[command(flatten)]
+    pub outputs: super::Outputs,
     /// Print the selected revision x topology pairs and exit; builds nothing.
     #[arg(long)]
     pub list: bool,
@@ -35,7 +30,7 @@ pub fn run(args: Args) -> Result<()> {
     let result = run::run_with(&args.run, &reporter);
     progress.finish();
     let report = result?;
-    crate::report::write_outputs(&report, args.junit.as_deref(), args.markdown.as_deref())?;
+    args.outputs.write(&report)?;
     print!("\n{}", report.table());
     if report.reused() > 0 {
         println!(

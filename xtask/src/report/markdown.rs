@@ -1,57 +1,31 @@
-//! The "Tested on" block: Markdown to paste under a patch series' cover
-//! letter. It names the kernel the series was applied to, how the guests
-//! ran, a revision x topology table of verdicts and pass counts, the
-//! expected failures with their reasons, and what each topology is (the
-//! `description` of its configs/topologies file), so a reviewer can judge
-//! the coverage without opening the workbench.
+//! The "Tested on" block ([`super::tested_on`]) as Markdown, for a CI
+//! job's summary page: a revision x topology table of verdicts and pass
+//! counts, failures in bold with their first failing check. The same
+//! block for the cover letter itself is plain text ([`super::plain`]).
 
+use super::tested_on::TestedOn;
 use crate::report::Report;
-use crate::report::TrialOutcome;
 use anyhow::{Context, Result};
 use std::path::Path;
 
-/// Marker `console::judge` puts around an expected failure's reason.
-const XFAIL_MARK: &str = "[expected failure: ";
-
 /// The block for `report`; topology descriptions come from `topo_dir`.
 pub fn render(report: &Report, topo_dir: &Path) -> String {
+    let block = TestedOn::gather(report, topo_dir);
     let mut out = String::from("Tested on:\n\n");
-    let short: String = report.pin.sha256.chars().take(12).collect();
-    out.push_str(&format!(
-        "- kernel: {} (linux {}, sha256 {short})\n",
-        report.pin.source, report.pin.version
-    ));
-    out.push_str(&format!("- guests: QEMU, accel {}\n", report.accel));
-    let (revisions, topologies) = axes(report);
-    let passed = report
-        .runs
-        .iter()
-        .filter(|r| r.verdict.is_success())
-        .count();
-    let reused = match report.reused() {
-        0 => String::new(),
-        n => format!("; {n} result(s) reused from identical earlier boots"),
-    };
-    out.push_str(&format!(
-        "- runs: {passed} of {} passed ({} revision(s) x {} topology(ies){reused})\n\n",
-        report.runs.len(),
-        revisions.len(),
-        topologies.len()
-    ));
+    out.push_str(&format!("- kernel: {}\n", block.kernel));
+    out.push_str(&format!("- guests: {}\n", block.guests));
+    out.push_str(&format!("- runs: {}\n\n", block.runs));
 
+    out.push_str(&row(std::iter::once("revision".to_string())
+        .chain(block.topologies.iter().map(|t| format!("`{t}`")))));
     out.push_str(&row(
-        std::iter::once("revision".to_string()).chain(topologies.iter().map(|t| format!("`{t}`")))
+        vec!["---".to_string(); block.topologies.len() + 1].into_iter()
     ));
-    out.push_str(&row(
-        vec!["---".to_string(); topologies.len() + 1].into_iter()
-    ));
-    for rev in &revisions {
-        let cells = topologies.iter().map(|topo| {
-            match report
-                .runs
-                .iter()
-                .find(|r| &r.revision == rev && &r.topology == topo)
-            {
+    for rev in &block.revisions {
+        let cells = block
+            .topologies
+            .iter()
+            .map(|topo| match block.run(rev, topo) {
                 None => "-".to_string(),
                 Some(run) if run.verdict.is_success() => run.summary(),
                 Some(run) => {
@@ -61,15 +35,13 @@ pub fn render(report: &Report, topo_dir: &Path) -> String {
                     }
                     text
                 }
-            }
-        });
+            });
         out.push_str(&row(std::iter::once(format!("`{rev}`")).chain(cells)));
     }
 
-    let xfails = expected_failures(report);
-    if !xfails.is_empty() {
+    if !block.xfails.is_empty() {
         out.push_str("\nExpected failures (listed in configs/matrix.toml):\n\n");
-        for x in xfails {
+        for x in &block.xfails {
             out.push_str(&format!(
                 "- {}: {} trial(s) on {}: {}\n",
                 x.revision,
@@ -80,40 +52,20 @@ pub fn render(report: &Report, topo_dir: &Path) -> String {
         }
     }
 
-    let failed: Vec<_> = report
-        .runs
-        .iter()
-        .filter(|r| !r.verdict.is_success())
-        .collect();
-    if !failed.is_empty() {
+    if !block.failures.is_empty() {
         out.push_str("\nFailures:\n\n");
-        for run in failed {
-            let why = match run.failing_trials().next() {
-                Some(t) => format!("{}: {}", t.name, first_line(&t.message)),
-                None => first_line(&run.detail),
+        for (run, verdict, why) in &block.failures {
+            let why = if why.is_empty() {
+                String::new()
+            } else {
+                format!(" - {why}")
             };
-            out.push_str(&format!(
-                "- {}/{}: {}{}\n",
-                run.revision,
-                run.topology,
-                run.verdict.name(),
-                if why.is_empty() {
-                    String::new()
-                } else {
-                    format!(" - {why}")
-                }
-            ));
+            out.push_str(&format!("- {run}: {verdict}{why}\n"));
         }
     }
 
     out.push_str("\nTopologies:\n\n");
-    for topo in &topologies {
-        let description = match crate::model::load_topology(topo_dir, topo) {
-            Ok(t) => t.spec.description.trim().to_string(),
-            // A report read on another checkout may name a topology this
-            // one lacks or has changed: say so in place of a description.
-            Err(err) => format!("(no description: {})", first_line(&format!("{err:#}"))),
-        };
+    for (topo, description) in &block.descriptions {
         out.push_str(&format!("- {topo}: {description}\n"));
     }
     out
@@ -125,81 +77,16 @@ pub fn write(report: &Report, topo_dir: &Path, path: &Path) -> Result<()> {
         .with_context(|| format!("writing the Markdown report {}", path.display()))
 }
 
-/// Revisions and topologies in the order the runs first name them.
-fn axes(report: &Report) -> (Vec<String>, Vec<String>) {
-    let mut revisions: Vec<String> = Vec::new();
-    let mut topologies: Vec<String> = Vec::new();
-    for run in &report.runs {
-        if !revisions.contains(&run.revision) {
-            revisions.push(run.revision.clone());
-        }
-        if !topologies.contains(&run.topology) {
-            topologies.push(run.topology.clone());
-        }
-    }
-    (revisions, topologies)
-}
-
 fn row(cells: impl Iterator<Item = String>) -> String {
     let cells: Vec<String> = cells.map(|c| c.replace('|', "\\|")).collect();
     format!("| {} |\n", cells.join(" | "))
-}
-
-fn first_line(text: &str) -> String {
-    crate::report::junit::clean(text.lines().next().unwrap_or("").trim())
-}
-
-struct Xfail {
-    revision: String,
-    reason: String,
-    count: usize,
-    topologies: Vec<String>,
-}
-
-/// Xfail trials grouped by revision and reason, in order of appearance.
-fn expected_failures(report: &Report) -> Vec<Xfail> {
-    let mut out: Vec<Xfail> = Vec::new();
-    for run in &report.runs {
-        for t in run
-            .trials
-            .iter()
-            .filter(|t| t.outcome == TrialOutcome::Xfail)
-        {
-            let reason = t
-                .message
-                .rfind(XFAIL_MARK)
-                .map(|at| &t.message[at + XFAIL_MARK.len()..])
-                .map(|r| r.strip_suffix(']').unwrap_or(r))
-                .unwrap_or("no reason recorded")
-                .to_string();
-            let reason = first_line(&reason);
-            match out
-                .iter_mut()
-                .find(|x| x.revision == run.revision && x.reason == reason)
-            {
-                Some(x) => {
-                    x.count += 1;
-                    if !x.topologies.contains(&run.topology) {
-                        x.topologies.push(run.topology.clone());
-                    }
-                }
-                None => out.push(Xfail {
-                    revision: run.revision.clone(),
-                    reason,
-                    count: 1,
-                    topologies: vec![run.topology.clone()],
-                }),
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::report::{PinInfo, Run, SCHEMA};
-    use crate::report::{Trial, Verdict};
+    use crate::report::{Trial, TrialOutcome, Verdict};
 
     fn trial(name: &str, outcome: TrialOutcome, message: &str) -> Trial {
         Trial {

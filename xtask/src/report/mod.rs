@@ -9,9 +9,10 @@ pub(crate) mod differential;
 pub(crate) mod json;
 pub mod junit;
 pub(crate) mod markdown;
+pub(crate) mod plain;
 pub(crate) mod table;
+pub(crate) mod tested_on;
 
-use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -225,17 +226,6 @@ impl Report {
     }
 }
 
-/// Writes the JUnit and Markdown renderings that were asked for.
-pub fn write_outputs(report: &Report, junit: Option<&Path>, markdown: Option<&Path>) -> Result<()> {
-    if let Some(path) = junit {
-        crate::report::junit::write(report, &[], path)?;
-    }
-    if let Some(path) = markdown {
-        crate::report::markdown::write(report, &crate::config::topology::dir(), path)?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,10 +300,19 @@ mod tests {
     #[test]
     fn table_names_the_failing_check() {
         let table = sample().table();
-        assert!(table.contains("revision  q35"), "{table}");
-        assert!(table.contains("passed 2/2 (1 xfail)"), "{table}");
-        assert!(table.contains("test-failed 0/1 [a::gsi-bound]"), "{table}");
-        assert!(!table.contains("reused"), "{table}");
+        let lines: Vec<&str> = table.lines().collect();
+        // A row per topology, a column per revision; the check under it.
+        assert_eq!(
+            lines[..3],
+            [
+                "topology  v4",
+                "q35       passed 2/2 (1 xfail)",
+                "microvm   test-failed 0/1 [1]",
+            ],
+            "{table}"
+        );
+        assert_eq!(lines[3], "[1] v4/microvm: a::gsi-bound", "{table}");
+        assert!(!table.contains("reused") && !table.contains('*'), "{table}");
     }
 
     #[test]
@@ -322,8 +321,15 @@ mod tests {
         report.runs[0].reused_from = Some("run-1764115200-4242".into());
         assert_eq!(report.reused(), 1);
         let table = report.table();
-        assert!(table.contains("passed 2/2 (1 xfail) (reused)"), "{table}");
-        assert!(!table.contains("[a::gsi-bound] (reused)"), "{table}");
+        assert!(
+            table.contains("q35       passed 2/2 (1 xfail)*\n"),
+            "{table}"
+        );
+        assert!(table.contains("test-failed 0/1 [1]\n"), "{table}");
+        assert!(
+            table.contains("\n* reused: the result of an identical earlier boot\n"),
+            "{table}"
+        );
 
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.json");
