@@ -12,8 +12,10 @@ pub struct Args {
     /// Topology name (a file in configs/topologies/).
     pub topology: String,
     /// Revision whose kernel to boot (or NAME=/path/to/linux:BASE..BRANCH).
-    #[arg(long, short, default_value = "v4")]
-    pub revision: String,
+    /// Default: the newest, the last revision of configs/matrix.toml's
+    /// default profile (the one being developed).
+    #[arg(long, short)]
+    pub revision: Option<String>,
     /// Start a busybox shell in the guest instead of the suite.
     #[arg(long)]
     pub shell: bool,
@@ -28,9 +30,13 @@ pub fn run(args: Args) -> Result<()> {
             needed.extend_from_slice(tools::SHELL);
         }
         tools::ensure(&needed, true, &reporter)?;
+        let revision = match &args.revision {
+            Some(revision) => revision.clone(),
+            None => crate::pipeline::selection::newest_revision()?,
+        };
         let selection = crate::pipeline::selection::select(
             None,
-            std::slice::from_ref(&args.revision),
+            std::slice::from_ref(&revision),
             std::slice::from_ref(&args.topology),
         )?;
         let (rev, topology) = (&selection.revisions[0], &selection.topologies[0]);

@@ -290,6 +290,7 @@ mod tests {
             Verdict::SuiteCrashed,
             Verdict::BootFailed,
             Verdict::QemuFailed,
+            Verdict::ApplyFailed,
             Verdict::BuildFailed,
         ] {
             assert!(!storable(&run(verdict), false), "{verdict:?}");

@@ -383,6 +383,20 @@ fn ignore_ctime(cmd: Cmd) -> Cmd {
         .env("GIT_CONFIG_VALUE_0", "false")
 }
 
+/// A patch of a revision does not apply to the pin: what `git am` said,
+/// the patch and what to do. Its own type, so a run can tell it from a
+/// failed build (verdict `apply-failed`, not `build-failed`).
+#[derive(Debug)]
+pub struct DoesNotApply(pub String);
+
+impl std::fmt::Display for DoesNotApply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for DoesNotApply {}
+
 /// Runs `git am` for every patch; on failure names the patch (and the
 /// commit it was exported from) and the file, aborts the am and leaves the
 /// caller to remove the tree.
@@ -411,15 +425,16 @@ fn apply(dir: &Path, rev: &Revision, pin: &Pin) -> Result<Vec<String>> {
                 failing.join("\n  ")
             };
             let Some(origin) = &rev.origin else {
-                bail!(
+                return Err(DoesNotApply(format!(
                     "revision {}: {} does not apply on the pin:\n  {failing}\nrebase it on the \
                      pinned tree (nothing was left half-applied)",
                     rev.name,
                     crate::config::display(patch),
-                );
+                ))
+                .into());
             };
             let (id, subject) = origin.commits.get(n).cloned().unwrap_or_default();
-            bail!(
+            return Err(DoesNotApply(format!(
                 "revision {}: commit {} (\"{subject}\") of {} {} does not apply on the pin \
                  (linux {}, configs/kernel.toml):\n  {failing}\nexported as {}; rebase the \
                  branch onto the pinned kernel, or pin your own tree in configs/kernel.toml \
@@ -430,7 +445,8 @@ fn apply(dir: &Path, rev: &Revision, pin: &Pin) -> Result<Vec<String>> {
                 origin.range,
                 pin.version,
                 crate::config::display(patch),
-            );
+            ))
+            .into());
         }
     }
     let changed = git(dir, &["diff", "--name-only", base, "HEAD"])?;

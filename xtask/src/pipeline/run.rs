@@ -10,7 +10,7 @@ use crate::pipeline::boot;
 use crate::pipeline::console;
 use crate::pipeline::pin::{self, Pin};
 use crate::pipeline::qemu::Accel;
-use crate::pipeline::revision::Revision;
+use crate::pipeline::revision::{DoesNotApply, Revision};
 use crate::pipeline::selection::{cores, select};
 use crate::pipeline::{build, guest};
 use crate::report::Verdict;
@@ -173,6 +173,7 @@ pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
                         .join("logs")
                         .join(format!("build-{}.log", rev.slug()));
                     reporter.send(Event::Warn(format!("{}: {err:#}", rev.name)));
+                    let verdict = build_error_verdict(&err);
                     let mut runs = runs.lock().unwrap();
                     for topology in selection
                         .topologies
@@ -182,7 +183,7 @@ pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
                         runs.push(Run {
                             revision: rev.name.clone(),
                             topology: topology.name.clone(),
-                            verdict: Verdict::BuildFailed,
+                            verdict,
                             boot_s: 0.0,
                             log: crate::config::display(&log),
                             trials: vec![],
@@ -229,6 +230,17 @@ pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
         report.write_json(path)?;
     }
     Ok(report)
+}
+
+/// The verdict of a revision whose kernel could not be made: a patch that
+/// does not apply (through whatever context the build added) is
+/// `apply-failed`, anything else `build-failed`.
+fn build_error_verdict(err: &anyhow::Error) -> Verdict {
+    if err.downcast_ref::<DoesNotApply>().is_some() {
+        Verdict::ApplyFailed
+    } else {
+        Verdict::BuildFailed
+    }
 }
 
 /// A log directory of this run's own, `target/gsi/logs/run-<time>-<pid>`,
@@ -513,4 +525,20 @@ fn boot_one(
         secs: run.boot_s,
     });
     run
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_patch_that_does_not_apply_is_its_own_verdict() {
+        let apply = anyhow::Error::new(DoesNotApply("0002.patch does not apply".into()))
+            .context("preparing the tree of v9")
+            .context("build v9");
+        assert_eq!(build_error_verdict(&apply), Verdict::ApplyFailed);
+        assert!(format!("{apply:#}").contains("0002.patch does not apply"));
+        let make = anyhow::anyhow!("make failed").context("build v9");
+        assert_eq!(build_error_verdict(&make), Verdict::BuildFailed);
+    }
 }

@@ -6,7 +6,7 @@
 use crate::config::matrix::{self, Matrix};
 use crate::config::topology::{self, Topology};
 use crate::pipeline::revision::{self, Revision};
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 /// One resolved selection.
 pub struct Selection {
@@ -64,6 +64,21 @@ pub fn load_revision(word: &str) -> Result<Revision> {
     revision::load(&series, word)
 }
 
+/// The revision being developed: the last one the default profile of
+/// configs/matrix.toml lists (`boot` boots it when no `--revision` is
+/// given).
+pub fn newest_revision() -> Result<String> {
+    let matrix = matrix::load(&matrix::path())?;
+    let profile = matrix.profile(&matrix.spec.default_profile)?;
+    profile.revisions.last().cloned().with_context(|| {
+        format!(
+            "{}: profile {} lists no revision",
+            crate::config::display(&matrix.path),
+            matrix.spec.default_profile
+        )
+    })
+}
+
 pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
 }
@@ -71,6 +86,15 @@ pub fn cores() -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn boot_defaults_to_the_last_revision_of_the_default_profile() {
+        let m = matrix::load(&matrix::path()).unwrap();
+        let default = &m.spec.profiles[&m.spec.default_profile];
+        let newest = newest_revision().unwrap();
+        assert_eq!(Some(&newest), default.revisions.last());
+        assert_ne!(newest, "baseline");
+    }
 
     #[test]
     fn every_shipped_profile_names_known_revisions_and_topologies() {

@@ -54,7 +54,10 @@ pub enum Verdict {
     BootFailed,
     Timeout,
     QemuFailed,
-    /// The revision did not apply or did not build; nothing was booted.
+    /// A patch of the revision does not apply to the pin (`git am`
+    /// failed); nothing was built or booted.
+    ApplyFailed,
+    /// The revision applied but did not build; nothing was booted.
     BuildFailed,
 }
 
@@ -70,6 +73,7 @@ impl Verdict {
             Verdict::BootFailed => "boot-failed",
             Verdict::Timeout => "timeout",
             Verdict::QemuFailed => "qemu-failed",
+            Verdict::ApplyFailed => "apply-failed",
             Verdict::BuildFailed => "build-failed",
         }
     }
@@ -90,7 +94,8 @@ impl Verdict {
 /// 2: a run may carry `reused_from` (its result is an earlier boot's).
 /// 3: a run may carry `sysfs_after` (the dump after the `gsi` reads) and
 /// `differential` (compared with baseline, or why not).
-pub const SCHEMA: u32 = 3;
+/// 4: a run's verdict may be `apply-failed` (it was `build-failed`).
+pub const SCHEMA: u32 = 4;
 
 /// The schemas [`Report::read_json`] reads: each is the next without the
 /// fields it added.
@@ -336,7 +341,7 @@ mod tests {
         report.write_json(&path).unwrap();
         let value: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        assert_eq!(value["schema"], 3);
+        assert_eq!(value["schema"], 4);
         assert_eq!(value["runs"][0]["reused_from"], "run-1764115200-4242");
         assert!(value["runs"][1].get("reused_from").is_none());
         assert_eq!(
@@ -353,11 +358,11 @@ mod tests {
             .remove("reused_from");
         std::fs::write(&path, old.to_string()).unwrap();
         assert_eq!(Report::read_json(&path).unwrap().reused(), 0);
-        old["schema"] = 4.into();
+        old["schema"] = 5.into();
         std::fs::write(&path, old.to_string()).unwrap();
         let err = format!("{:#}", Report::read_json(&path).unwrap_err());
         assert!(
-            err.contains("schema 4") && err.contains("reads 1 to 3"),
+            err.contains("schema 5") && err.contains("reads 1 to 4"),
             "{err}"
         );
     }
