@@ -6,6 +6,8 @@
 //! ([`markdown`]).
 
 pub(crate) mod differential;
+#[cfg(test)]
+mod golden;
 pub(crate) mod json;
 pub mod junit;
 pub(crate) mod markdown;
