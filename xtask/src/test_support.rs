@@ -20,3 +20,17 @@ pub fn git(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
         .trim()
         .to_string()
 }
+
+/// Copies the directory tree `from` to `to` (files and directories only),
+/// panicking on any error.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}

@@ -12,22 +12,10 @@ struct Scratch {
     work: PathBuf,
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 fn scratch() -> Scratch {
     let dir = tempfile::tempdir().unwrap();
     let configs = dir.path().join("configs");
-    copy_dir(&xtask::project_root().join("configs"), &configs);
+    xtask::test_support::copy_dir(&xtask::project_root().join("configs"), &configs);
     let work = dir.path().join("work");
     Scratch {
         _dir: dir,
