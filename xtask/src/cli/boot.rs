@@ -56,7 +56,11 @@ pub fn run(args: Args) -> Result<()> {
     })();
     progress.finish();
     let qemu_args = prepared?;
-    println!("$ {} {}", qemu::QEMU, boot::shell_words(&qemu_args));
+    println!(
+        "$ {} {}",
+        qemu::QEMU,
+        crate::sys::process::shell_words(&qemu_args)
+    );
     if args.shell {
         println!("(busybox shell in the guest; `poweroff -f` or Ctrl-A X ends it)");
     }

@@ -130,7 +130,12 @@ pub fn run(req: &Request) -> Result<BootResult> {
     }
     let mut log = std::fs::File::create(&req.log)
         .with_context(|| format!("creating {}", req.log.display()))?;
-    writeln!(log, "$ {} {}", qemu::QEMU, shell_words(&args))?;
+    writeln!(
+        log,
+        "$ {} {}",
+        qemu::QEMU,
+        crate::sys::process::shell_words(&args)
+    )?;
     let started = Instant::now();
     let handle = Arc::new(
         Cmd::new(qemu::QEMU)
@@ -262,23 +267,6 @@ pub fn read_bounded_line(
         }
     }
     Ok(!buf.is_empty())
-}
-
-/// Arguments quoted for a human to paste into a shell.
-pub fn shell_words(args: &[String]) -> String {
-    args.iter()
-        .map(|a| {
-            if !a.is_empty()
-                && a.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_=,./:@".contains(c))
-            {
-                a.clone()
-            } else {
-                format!("'{}'", a.replace('\'', r"'\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// Whether KVM works here: a short probe boot of `bzimage` under KVM must
@@ -435,18 +423,5 @@ mod tests {
         assert_eq!(vm_hwm_kib("Name: x\n"), None);
         // Our own process is alive and has touched some memory.
         assert!(peak_rss_kib(std::process::id()).unwrap() > 0);
-    }
-
-    #[test]
-    fn shell_words_quote_what_needs_it() {
-        let args = vec![
-            "-append".to_string(),
-            "console=ttyS0 panic=-1".to_string(),
-            "it's".to_string(),
-        ];
-        assert_eq!(
-            shell_words(&args),
-            r"-append 'console=ttyS0 panic=-1' 'it'\''s'"
-        );
     }
 }

@@ -332,20 +332,8 @@ fn remove_worktree(pin: &Pin, dir: &Path) -> Result<()> {
 /// base tree's, with the base's index (the stat data matches, since the
 /// inodes are the same; all but the ctime: see [`ignore_ctime`]).
 fn link_worktree(repo: &Path, base: &str, dir: &Path) -> Result<()> {
-    let at = dir.to_string_lossy();
-    git(
-        repo,
-        &[
-            "worktree",
-            "add",
-            "-q",
-            "--detach",
-            "--no-checkout",
-            &at,
-            base,
-        ],
-    )
-    .with_context(|| format!("creating a worktree at {}", dir.display()))?;
+    git::add_worktree(repo, dir, base, false)
+        .with_context(|| format!("creating a worktree at {}", dir.display()))?;
     let files = git(repo, &["ls-files", "-z"])?;
     for file in files.split('\0').filter(|f| !f.is_empty()) {
         let target = dir.join(file);

@@ -333,7 +333,7 @@ fn result_inputs(
             format!("{topo} {}", crate::sha256_file(&job.topology.path)?),
         )
         .with("qemu", qemu)
-        .with("qemu-args", boot::shell_words(&command))
+        .with("qemu-args", crate::sys::process::shell_words(&command))
         .with("accel", accel.name())
         .with("timeout-s", timeout_s)
         .with("xfail", xfail.join("\n")))

@@ -54,13 +54,8 @@ pub fn render(report: &Report, topo_dir: &Path) -> String {
 
     if !block.failures.is_empty() {
         out.push_str("\nFailures:\n\n");
-        for (run, verdict, why) in &block.failures {
-            let why = if why.is_empty() {
-                String::new()
-            } else {
-                format!(" - {why}")
-            };
-            out.push_str(&format!("- {run}: {verdict}{why}\n"));
+        for failure in &block.failures {
+            out.push_str(&format!("- {failure}\n"));
         }
     }
 

@@ -24,8 +24,8 @@ pub struct TestedOn<'r> {
     pub revisions: Vec<String>,
     pub topologies: Vec<String>,
     pub xfails: Vec<Xfail>,
-    /// `(revision/topology, verdict, why)` of each run that did not pass.
-    pub failures: Vec<(String, String, String)>,
+    /// `revision/topology: verdict - why` of each run that did not pass.
+    pub failures: Vec<String>,
     /// `(topology, description)`.
     pub descriptions: Vec<(String, String)>,
 }
@@ -62,10 +62,16 @@ impl<'r> TestedOn<'r> {
                     Some(t) => format!("{}: {}", t.name, first_line(&t.message)),
                     None => first_line(&run.detail),
                 };
-                (
-                    format!("{}/{}", run.revision, run.topology),
-                    run.verdict.name().to_string(),
-                    why,
+                let why = if why.is_empty() {
+                    String::new()
+                } else {
+                    format!(" - {why}")
+                };
+                format!(
+                    "{}/{}: {}{why}",
+                    run.revision,
+                    run.topology,
+                    run.verdict.name()
                 )
             })
             .collect();

@@ -18,6 +18,16 @@ pub fn git(dir: &Path, args: &[&str]) -> Result<String> {
     cmd(dir, args).read()
 }
 
+/// `git -C repo worktree add -q --detach dir commit`, with
+/// `--no-checkout` unless `checkout`.
+pub fn add_worktree(repo: &Path, dir: &Path, commit: &str, checkout: bool) -> Result<()> {
+    let mut cmd = cmd(repo, &["worktree", "add", "-q", "--detach"]);
+    if !checkout {
+        cmd = cmd.arg("--no-checkout");
+    }
+    cmd.arg(dir).arg(commit).run()
+}
+
 /// `cmd` as the harness's own fixed identity, at a fixed date, with the
 /// user's and the system's git config ignored: commits it makes are the
 /// same on every machine.

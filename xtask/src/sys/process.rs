@@ -276,15 +276,7 @@ impl Cmd {
     /// process, so an interrupted step never looks like a failed one (and
     /// never triggers a failure's clean-up).
     pub fn output(&self) -> Result<std::process::Output> {
-        let handle = self
-            .expression(true)
-            .start()
-            .with_context(|| format!("starting `{self}`"))?;
-        let registered = Registered::new(handle.pids());
-        let output = handle.into_output();
-        drop(registered);
-        park_if_interrupted();
-        output.with_context(|| format!("running `{self}`"))
+        self.to_end(self.expression(true))
     }
 
     /// Its stdout without the trailing newline, or an error that names
@@ -314,19 +306,26 @@ impl Cmd {
     /// (a `ci` step, an interactive boot); the status is the caller's.
     pub fn status(&self) -> Result<std::process::ExitStatus> {
         let expression = self.expression(false);
-        let output = if self.interactive {
-            expression.run()
-        } else {
-            let handle = expression
+        if self.interactive {
+            let output = expression.run();
+            return Ok(output.with_context(|| format!("running `{self}`"))?.status);
+        }
+        Ok(self.to_end(expression)?.status)
+    }
+
+    /// Runs `expression` (this command, as [`Cmd::expression`] built it)
+    /// to its end, registered while it runs; a child that ended because
+    /// of Ctrl-C parks this thread until the handler ends the process.
+    fn to_end(&self, expression: duct::Expression) -> Result<std::process::Output> {
+        let started = Started::new(
+            expression
                 .start()
-                .with_context(|| format!("starting `{self}`"))?;
-            let registered = Registered::new(handle.pids());
-            let output = handle.into_output();
-            drop(registered);
-            park_if_interrupted();
-            output
-        };
-        Ok(output.with_context(|| format!("running `{self}`"))?.status)
+                .with_context(|| format!("starting `{self}`"))?,
+        );
+        let output = started.handle.into_output();
+        drop(started.registered);
+        park_if_interrupted();
+        output.with_context(|| format!("running `{self}`"))
     }
 
     /// Starts it and streams its stdout (with stderr, if
@@ -337,10 +336,7 @@ impl Cmd {
             .expression(false)
             .reader()
             .with_context(|| format!("starting `{self}`"))?;
-        Ok(Reader {
-            registered: Registered::new(handle.pids()),
-            handle,
-        })
+        Ok(Started::new(handle))
     }
 
     /// Starts it without waiting (a load build beside the boots, a vng run
@@ -351,10 +347,7 @@ impl Cmd {
             .expression(true)
             .start()
             .with_context(|| format!("starting `{self}`"))?;
-        Ok(Running {
-            registered: Registered::new(handle.pids()),
-            handle,
-        })
+        Ok(Started::new(handle))
     }
 
     /// One stage as duct runs it: program, arguments, directory and
@@ -445,16 +438,61 @@ pub fn shell_words(args: &[String]) -> String {
         .join(" ")
 }
 
-/// A started child whose output is read as it comes ([`Cmd::reader`]).
-/// Dropping it unregisters the child and (duct's rule for a reader not
-/// read to its end) kills it.
-pub struct Reader {
-    // Fields drop in order: unregistered, then killed and reaped.
+/// A started child, registered until it is dropped: a [`Reader`]
+/// ([`Cmd::reader`], its output read as it comes) or a [`Running`]
+/// ([`Cmd::start`], not waited for yet).
+pub struct Started<H: Handle> {
+    // Fields drop in order: unregistered, then (duct's rule for a reader
+    // not read to its end) killed and reaped.
     registered: Registered,
-    handle: duct::ReaderHandle,
+    handle: H,
 }
 
-impl Reader {
+/// [`Cmd::reader`]'s child.
+pub type Reader = Started<duct::ReaderHandle>;
+/// [`Cmd::start`]'s child.
+pub type Running = Started<duct::Handle>;
+
+/// What [`Started`] needs of a duct handle.
+pub trait Handle {
+    fn pids(&self) -> Vec<u32>;
+    fn try_wait(&self) -> std::io::Result<Option<&std::process::Output>>;
+    fn kill(&self) -> std::io::Result<()>;
+}
+
+impl Handle for duct::ReaderHandle {
+    fn pids(&self) -> Vec<u32> {
+        duct::ReaderHandle::pids(self)
+    }
+    fn try_wait(&self) -> std::io::Result<Option<&std::process::Output>> {
+        duct::ReaderHandle::try_wait(self)
+    }
+    fn kill(&self) -> std::io::Result<()> {
+        duct::ReaderHandle::kill(self)
+    }
+}
+
+impl Handle for duct::Handle {
+    fn pids(&self) -> Vec<u32> {
+        duct::Handle::pids(self)
+    }
+    fn try_wait(&self) -> std::io::Result<Option<&std::process::Output>> {
+        duct::Handle::try_wait(self)
+    }
+    fn kill(&self) -> std::io::Result<()> {
+        duct::Handle::kill(self)
+    }
+}
+
+impl<H: Handle> Started<H> {
+    /// Registers the child behind `handle`.
+    fn new(handle: H) -> Started<H> {
+        Started {
+            registered: Registered::new(handle.pids()),
+            handle,
+        }
+    }
+
     /// The pids (each its own group's id) of the child, or of every
     /// process of a pipeline.
     pub fn pids(&self) -> Vec<u32> {
@@ -476,39 +514,15 @@ impl Reader {
     }
 }
 
-impl std::io::Read for &Reader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        (&self.handle).read(buf)
-    }
-}
-
-/// A started child not waited for yet ([`Cmd::start`]).
-pub struct Running {
-    registered: Registered,
-    handle: duct::Handle,
-}
-
 impl Running {
-    pub fn pids(&self) -> Vec<u32> {
-        self.registered.pids.clone()
-    }
-
     pub fn wait(&self) -> std::io::Result<&std::process::Output> {
         self.handle.wait()
     }
+}
 
-    pub fn try_wait(&self) -> std::io::Result<Option<&std::process::Output>> {
-        self.handle.try_wait()
-    }
-
-    /// SIGKILL to the whole group of each process (nothing holding its
-    /// output can keep a reader waiting), then reaps it. A no-op once it
-    /// has exited.
-    pub fn kill(&self) -> std::io::Result<()> {
-        for pid in self.pids() {
-            kill_group(pid);
-        }
-        self.handle.kill()
+impl std::io::Read for &Reader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        (&self.handle).read(buf)
     }
 }
 
@@ -624,6 +638,19 @@ mod tests {
         assert!(
             format!("{err:#}").contains("`true | gsi-no-such-program`"),
             "{err:#}"
+        );
+    }
+
+    #[test]
+    fn shell_words_quote_what_needs_it() {
+        let args = vec![
+            "-append".to_string(),
+            "console=ttyS0 panic=-1".to_string(),
+            "it's".to_string(),
+        ];
+        assert_eq!(
+            shell_words(&args),
+            r"-append 'console=ttyS0 panic=-1' 'it'\''s'"
         );
     }
 

@@ -109,18 +109,8 @@ fn ensure_config(setup: &Setup, l: &Layout, reporter: &Reporter) -> Result<()> {
         let (repo, src, base) = (&setup.pin.repo, &l.src, &setup.pin.base);
         let _ = std::fs::remove_dir_all(src);
         git(repo, &["worktree", "prune"])?;
-        git(
-            repo,
-            &[
-                "worktree",
-                "add",
-                "-q",
-                "--detach",
-                &src.to_string_lossy(),
-                base,
-            ],
-        )
-        .context("checking out the pinned tree for virtme-ng")?;
+        crate::sys::git::add_worktree(repo, src, base, true)
+            .context("checking out the pinned tree for virtme-ng")?;
     }
     if !l.out.join(".config").is_file() {
         reporter.note("vng: vng --kconfig (its recommended config)");
