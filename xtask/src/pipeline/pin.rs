@@ -203,7 +203,8 @@ fn unpack_debian(
         .pipe(Cmd::new("tar").args(["-xO", "--wildcards", "./usr/src/*.tar.*"]))
         .pipe(Cmd::new("tar").args(["-xJ", "-C"]).arg(&unpacked))
         .stdout_null()
-        .output()
+        // Checked: a tar that stops half way (a full disk) is an error.
+        .run()
         .map_err(|err| {
             let not_found = err
                 .root_cause()

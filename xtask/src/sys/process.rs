@@ -632,6 +632,15 @@ mod tests {
             format!("{err:#}").starts_with("starting `gsi-no-such-program 'x y'`: "),
             "{err:#}"
         );
+        // A pipeline fails when any of its commands does (the unpack of
+        // the pin relies on it: tar on a full disk).
+        for piped in [
+            Cmd::new("false").pipe(Cmd::new("cat")),
+            Cmd::new("echo").pipe(Cmd::new("false")),
+        ] {
+            let err = piped.run().unwrap_err().to_string();
+            assert!(err.contains("failed (exit status: 1)"), "{piped}: {err}");
+        }
         let piped = Cmd::new("true").pipe(Cmd::new("gsi-no-such-program"));
         assert_eq!(piped.to_string(), "true | gsi-no-such-program");
         let err = piped.output().unwrap_err();
