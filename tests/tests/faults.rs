@@ -26,6 +26,11 @@ use xtask::report::{Report, Run};
 /// The revision every fault is provoked on (its kernel is cached by e2e).
 const REV: &str = "v4";
 
+/// The time limit of the topology whose guest never answers (each of its
+/// two attempts waits this long). Any value works: the guest sleeps for
+/// 100000 s; this one leaves a slow machine time to reach that sleep.
+const HANG_S: u64 = 20;
+
 /// The tests share target/gsi and the CPU: one at a time, even when the
 /// harness is run with several test threads.
 fn serial() -> MutexGuard<'static, ()> {
@@ -339,8 +344,14 @@ fn fault_matrix() -> &'static FaultMatrix {
         let scratch = Scratch::new();
         // A later rdinit= wins: no init in the initramfs, no root device.
         scratch.topology("fault-panic", "cmdline = \"rdinit=/nonexistent\"");
-        // No guest finishes in one second under TCG.
-        scratch.topology("fault-hang", "timeout_s = 1");
+        // A guest that really never answers, whatever the machine's speed:
+        // no /init, so the kernel goes to mount a root device and is first
+        // told to sleep 100000 s (`rootdelay=`). The limit only decides
+        // how long the test waits for it.
+        scratch.topology(
+            "fault-hang",
+            &format!("cmdline = \"rdinit=/nonexistent rootdelay=100000\"\ntimeout_s = {HANG_S}"),
+        );
         scratch.topology("fault-baddev", "bridges = [\"gsi-no-such-device\"]");
         let json = scratch.json().display().to_string();
         let (code, output) = scratch.run(
@@ -431,7 +442,7 @@ fn hang_is_a_timeout_after_one_retry_and_leaves_no_qemu() {
     assert!(
         run.detail.contains("first attempt timed out")
             && run.detail.contains("no DONE within the time limit")
-            && run.detail.contains("(1 s)"),
+            && run.detail.contains(&format!("({HANG_S} s)")),
         "{}",
         run.detail
     );
@@ -440,8 +451,16 @@ fn hang_is_a_timeout_after_one_retry_and_leaves_no_qemu() {
     for log in [&log, &first] {
         let text = std::fs::read_to_string(log).unwrap();
         assert!(
-            text.contains("[gsi-workbench] no end after 1s: QEMU killed"),
+            text.contains(&format!(
+                "[gsi-workbench] no end after {HANG_S}s: QEMU killed"
+            )),
             "{}: {text}",
+            log.display()
+        );
+        // The hang is the one provoked, not a slow boot cut short.
+        assert!(
+            text.contains("Waiting 100000 sec before mounting root device"),
+            "{}: the kernel never reached the provoked hang: {text}",
             log.display()
         );
         // The unique initramfs path of that boot is in no live process.
@@ -597,19 +616,29 @@ fn tampered_image_is_rebuilt_and_sigint_during_the_build_leaves_no_make() {
     std::fs::write(&image, &bytes).unwrap();
 
     // Interrupted while make runs: make's whole group goes, nothing is left.
-    let child = scratch.spawn(&args, &[]);
+    // The build is held at a known point until the signal lands: a `gcc`
+    // first on PATH that never returns. make runs `$(CC) --version` (CC is
+    // `ccache gcc`, and ccache finds gcc on PATH) while it reads the
+    // top-level Makefile, so the real make is running, with a compiler
+    // child, whatever the machine's speed and whatever ccache holds.
+    let held = holding_gcc(&scratch);
+    let child = scratch.spawn(&args, &[("PATH", held.as_os_str())]);
     let pid = child.id();
     let ours = |p: &Process| {
         p.environ
             .contains(&format!("GSI_FAULT_MARKER={}", scratch.marker))
     };
+    let make_holds = || {
+        let all = processes();
+        all.iter().any(|p| p.comm == "make" && ours(p))
+            && all
+                .iter()
+                .any(|p| p.cmdline.contains("held-gcc/gcc") && ours(p))
+    };
     assert!(
-        wait_for(Duration::from_secs(300), || processes()
-            .iter()
-            .any(|p| p.comm == "make" && ours(p))),
-        "no make started for the tampered image"
+        wait_for(Duration::from_secs(300), make_holds),
+        "no make reached the compiler for the tampered image"
     );
-    std::thread::sleep(Duration::from_secs(3));
     signal(pid, "-INT");
     let (code, output) = finish(child);
     assert_eq!(code, 130, "{output}");
@@ -641,6 +670,21 @@ fn tampered_image_is_rebuilt_and_sigint_during_the_build_leaves_no_make() {
             "differs from"
         }
     );
+}
+
+/// A PATH whose first directory (`held-gcc/`) holds a `gcc` script that
+/// never returns: a kernel build of a run with this PATH is held at its
+/// first compiler call, with the script (command line `/bin/sh
+/// .../held-gcc/gcc ...`) and its `sleep` in make's process group.
+fn holding_gcc(scratch: &Scratch) -> std::ffi::OsString {
+    let bin = scratch.path().join("held-gcc");
+    std::fs::create_dir_all(&bin).unwrap();
+    let gcc = bin.join("gcc");
+    std::fs::write(&gcc, "#!/bin/sh\nsleep 600\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&gcc, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::join_paths(std::iter::once(bin).chain(std::env::split_paths(&path))).unwrap()
 }
 
 #[test]
