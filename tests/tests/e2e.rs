@@ -7,16 +7,18 @@
 //! Minutes of work on a cold cache, so `#[ignore]`d in a plain `cargo
 //! test`; `cargo xtask ci` (and .ci/run) runs them.
 
-use xtask::console::{Outcome, Verdict};
-use xtask::progress::{Event, Progress, Reporter};
+use xtask::pipeline::run::{run_with, Args};
 use xtask::report::{Report, Run};
-use xtask::test_matrix::{run_with, Args};
+use xtask::report::{TrialOutcome, Verdict};
+use xtask::sys::progress::{Event, Progress, Reporter};
 
-fn smoke(json: &std::path::Path, extra: &[&str], reporter: &Reporter) -> Report {
-    let json = json.display().to_string();
-    let mut words = vec!["--profile", "smoke", "--json", &json];
-    words.extend_from_slice(extra);
-    let args = Args::from_words(&words).unwrap();
+fn smoke(json: &std::path::Path, rerun: bool, reporter: &Reporter) -> Report {
+    let args = Args {
+        profile: Some("smoke".into()),
+        json: Some(json.to_path_buf()),
+        rerun,
+        ..Default::default()
+    };
     run_with(&args, reporter).expect("the smoke pipeline runs")
 }
 
@@ -36,7 +38,7 @@ fn run<'a>(report: &'a Report, revision: &str, topology: &str) -> &'a Run {
         .unwrap_or_else(|| panic!("no run {revision}/{topology} in {:#?}", report.runs))
 }
 
-fn outcome(run: &Run, trial: &str) -> Outcome {
+fn outcome(run: &Run, trial: &str) -> TrialOutcome {
     run.trials
         .iter()
         .find(|t| t.name == trial)
@@ -56,7 +58,7 @@ fn smoke_profile_patches_builds_boots_and_tests() {
     let json = dir.path().join("smoke.json");
     // Booted for real, whatever earlier runs left to reuse.
     let progress = Progress::start();
-    let report = smoke(&json, &["--rerun"], &progress.reporter());
+    let report = smoke(&json, true, &progress.reporter());
     progress.finish();
     println!("{}", report.table());
 
@@ -97,7 +99,7 @@ fn smoke_profile_patches_builds_boots_and_tests() {
             .iter()
             .filter(|t| t.name.ends_with("::gsi-absent"))
         {
-            assert_eq!(t.outcome, Outcome::Passed, "{t:?}");
+            assert_eq!(t.outcome, TrialOutcome::Passed, "{t:?}");
         }
         assert!(base.trials.iter().any(|t| t.name.ends_with("::gsi-absent")));
     }
@@ -106,16 +108,28 @@ fn smoke_profile_patches_builds_boots_and_tests() {
     // before enable, so the value changes at enable: both are listed
     // expected failures of v4.
     let q35 = run(&report, "v4", "q35");
-    assert_eq!(outcome(q35, "rng-s03::gsi-bound"), Outcome::Passed);
-    assert_eq!(outcome(q35, "rng-s1a::gsi-bound"), Outcome::Passed);
-    assert_eq!(outcome(q35, "edu-s06::gsi-before-enable"), Outcome::Xfail);
-    assert_eq!(outcome(q35, "edu-s06::gsi-after-enable"), Outcome::Xfail);
-    assert_eq!(outcome(q35, "testdev-s07::gsi-none"), Outcome::Xfail);
-    assert_eq!(outcome(q35, "rng-s03::irq-oracle"), Outcome::Passed);
+    assert_eq!(outcome(q35, "rng-s03::gsi-bound"), TrialOutcome::Passed);
+    assert_eq!(outcome(q35, "rng-s1a::gsi-bound"), TrialOutcome::Passed);
+    assert_eq!(
+        outcome(q35, "edu-s06::gsi-before-enable"),
+        TrialOutcome::Xfail
+    );
+    assert_eq!(
+        outcome(q35, "edu-s06::gsi-after-enable"),
+        TrialOutcome::Xfail
+    );
+    assert_eq!(outcome(q35, "testdev-s07::gsi-none"), TrialOutcome::Xfail);
+    assert_eq!(outcome(q35, "rng-s03::irq-oracle"), TrialOutcome::Passed);
     // v4 never clears its field: after disable and after unbind it still
     // shows the GSI, as the policy asks, so these pass.
-    assert_eq!(outcome(q35, "edu-s06::gsi-after-disable"), Outcome::Passed);
-    assert_eq!(outcome(q35, "rng-s03::gsi-after-unbind"), Outcome::Passed);
+    assert_eq!(
+        outcome(q35, "edu-s06::gsi-after-disable"),
+        TrialOutcome::Passed
+    );
+    assert_eq!(
+        outcome(q35, "rng-s03::gsi-after-unbind"),
+        TrialOutcome::Passed
+    );
     // The unbinds run last: every read-only trial saw the driver bound.
     let names: Vec<&str> = q35.trials.iter().map(|t| t.name.as_str()).collect();
     let first_unbind = names
@@ -131,13 +145,19 @@ fn smoke_profile_patches_builds_boots_and_tests() {
 
     // microvm: the IRQ number is not the GSI, and v4 still reports the GSI.
     let microvm = run(&report, "v4", "microvm");
-    assert_eq!(outcome(microvm, "rng-s01::gsi-bound"), Outcome::Passed);
-    assert_eq!(outcome(microvm, "rng-s01::irq-vs-gsi"), Outcome::Passed);
-    assert_eq!(outcome(microvm, "rng-s01::irq-oracle"), Outcome::Passed);
+    assert_eq!(outcome(microvm, "rng-s01::gsi-bound"), TrialOutcome::Passed);
+    assert_eq!(
+        outcome(microvm, "rng-s01::irq-vs-gsi"),
+        TrialOutcome::Passed
+    );
+    assert_eq!(
+        outcome(microvm, "rng-s01::irq-oracle"),
+        TrialOutcome::Passed
+    );
 
     // Nothing changed: the second run builds nothing and boots nothing;
     // every result is the first run's, with its log copied into this run's.
-    let (again, events) = events_of(|r| smoke(&json, &[], r));
+    let (again, events) = events_of(|r| smoke(&json, false, r));
     let builds: Vec<&Event> = events
         .iter()
         .filter(|e| matches!(e, Event::BuildStart { .. }))
@@ -154,7 +174,13 @@ fn smoke_profile_patches_builds_boots_and_tests() {
         .count();
     assert_eq!(reused, 4, "{events:?}");
     println!("{}", again.table());
-    assert!(again.table().contains("(reused)"), "{}", again.table());
+    assert!(
+        again
+            .table()
+            .contains("\n* reused: the result of an identical earlier boot\n"),
+        "{}",
+        again.table()
+    );
     let first_dir = |r: &Run| {
         std::path::Path::new(&r.log)
             .ancestors()
@@ -188,11 +214,11 @@ fn smoke_profile_patches_builds_boots_and_tests() {
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(value["schema"], xtask::report::SCHEMA);
     assert!(value["runs"][0]["reused_from"].is_string(), "{value}");
-    let junit = xtask::junit::render(&again, &[]).unwrap();
+    let junit = xtask::report::junit::render(&again, &[]).unwrap();
     assert_eq!(junit.matches("name=\"reused-from\"").count(), 4, "{junit}");
 
     // --rerun: every pair boots again, nothing is reused.
-    let (fresh, events) = events_of(|r| smoke(&json, &["--rerun"], r));
+    let (fresh, events) = events_of(|r| smoke(&json, true, r));
     let boots = events
         .iter()
         .filter(|e| matches!(e, Event::BootStart { .. }))

@@ -16,318 +16,19 @@
 //! after `e2e` this file boots but does not build, except where a test
 //! tampers with an image on purpose.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, MutexGuard, OnceLock};
-use std::time::{Duration, Instant};
-use xtask::console::{Outcome, Verdict};
-use xtask::report::{Report, Run};
+mod support;
 
-/// The revision every fault is provoked on (its kernel is cached by e2e).
-const REV: &str = "v4";
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::sync::OnceLock;
+use std::time::Duration;
+use support::*;
+use xtask::report::{Report, Run, TrialOutcome, Verdict};
 
 /// The time limit of the topology whose guest never answers (each of its
 /// two attempts waits this long). Any value works: the guest sleeps for
 /// 100000 s; this one leaves a slow machine time to reach that sleep.
 const HANG_S: u64 = 20;
-
-/// The tests share target/gsi and the CPU: one at a time, even when the
-/// harness is run with several test threads.
-fn serial() -> MutexGuard<'static, ()> {
-    static SERIAL: Mutex<()> = Mutex::new(());
-    SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// The `xtask` binary, built now (a no-op when it is up to date).
-fn xtask_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let out = Command::new(cargo)
-            .args(["build", "-p", "xtask", "--bin", "xtask"])
-            .arg("--message-format=json-render-diagnostics")
-            .current_dir(xtask::project_root())
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("running cargo build for the xtask binary");
-        assert!(out.status.success(), "building the xtask binary failed");
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .find(|v| v["target"]["name"] == "xtask" && v["executable"].is_string())
-            .map(|v| PathBuf::from(v["executable"].as_str().unwrap()))
-            .expect("cargo named no xtask executable")
-    })
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
-/// A scratch directory with a copy of configs/ whose kernel.toml names
-/// the shipped fragment by its absolute path: the kernel config hash, and
-/// so every cached kernel, stays the same.
-struct Scratch {
-    dir: tempfile::TempDir,
-    configs: PathBuf,
-    marker: String,
-}
-
-impl Scratch {
-    fn new() -> Scratch {
-        let dir = tempfile::tempdir().unwrap();
-        let configs = dir.path().join("configs");
-        let real = xtask::project_root().join("configs");
-        copy_dir(&real, &configs);
-        let fragment = real.join("kernel/boot.config");
-        let toml = std::fs::read_to_string(configs.join("kernel.toml")).unwrap();
-        let pinned = toml.replace(
-            "fragments = [\"kernel/boot.config\"]",
-            &format!("fragments = [{:?}]", fragment.display().to_string()),
-        );
-        assert_ne!(
-            toml, pinned,
-            "kernel.toml no longer lists kernel/boot.config"
-        );
-        std::fs::write(configs.join("kernel.toml"), pinned).unwrap();
-        let marker = format!(
-            "gsi-fault-{}-{}",
-            std::process::id(),
-            dir.path().file_name().unwrap().to_string_lossy()
-        );
-        let scratch = Scratch {
-            dir,
-            configs,
-            marker,
-        };
-        let silent = xtask::progress::Reporter::silent();
-        let ours = xtask::pin::resolve(&scratch.configs.join("kernel.toml"), &silent).unwrap();
-        let shipped = xtask::pin::resolve(&real.join("kernel.toml"), &silent).unwrap();
-        assert_eq!(
-            ours.config.hash(),
-            shipped.config.hash(),
-            "the copied configs would build new kernels"
-        );
-        scratch
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    /// Adds `configs/topologies/<name>.toml`: q35 with `extra` top-level
-    /// keys (cmdline, timeout_s, bridges).
-    fn topology(&self, name: &str, extra: &str) {
-        let dir = self.configs.join("topologies");
-        let q35 = std::fs::read_to_string(dir.join("q35.toml")).unwrap();
-        let text = q35.replacen(
-            "machine = \"q35\"\n",
-            &format!("machine = \"q35\"\n{extra}\n"),
-            1,
-        );
-        assert_ne!(q35, text);
-        std::fs::write(dir.join(format!("{name}.toml")), text).unwrap();
-    }
-
-    fn json(&self) -> PathBuf {
-        self.path().join("report.json")
-    }
-
-    /// `xtask <args>` on these configs, not waited for.
-    fn spawn(&self, args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Child {
-        let mut cmd = Command::new(xtask_bin());
-        cmd.args(args)
-            .env("GSI_CONFIG_DIR", &self.configs)
-            .env("GSI_FAULT_MARKER", &self.marker)
-            .env("CI", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        cmd.spawn().expect("starting xtask")
-    }
-
-    /// `xtask <args>` to its end: (exit code, stdout + stderr).
-    fn run(&self, args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> (i32, String) {
-        finish(self.spawn(args, env))
-    }
-
-    fn report(&self) -> Report {
-        Report::read_json(&self.json()).unwrap()
-    }
-
-    /// Live processes started by runs of this scratch (any depth).
-    fn leftovers(&self) -> Vec<String> {
-        processes()
-            .into_iter()
-            .filter(|p| {
-                p.environ
-                    .contains(&format!("GSI_FAULT_MARKER={}", self.marker))
-            })
-            .map(|p| format!("{} {}", p.pid, p.cmdline))
-            .collect()
-    }
-
-    /// Gives the processes of this scratch a moment to end (a killed
-    /// child is reaped by init a moment later), then kills what is left,
-    /// so that a failing test leaves nothing running either; returns what
-    /// had to be killed.
-    fn kill_leftovers(&self) -> Vec<String> {
-        if wait_for(Duration::from_secs(3), || self.leftovers().is_empty()) {
-            return Vec::new();
-        }
-        let left = self.leftovers();
-        for process in &left {
-            let pid = process.split_whitespace().next().unwrap();
-            let _ = Command::new("kill").args(["-KILL", pid]).status();
-        }
-        left
-    }
-
-    fn assert_no_leftovers(&self) {
-        let left = self.kill_leftovers();
-        assert!(left.is_empty(), "processes left behind: {left:#?}");
-    }
-}
-
-fn finish(child: Child) -> (i32, String) {
-    let out = child.wait_with_output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), text)
-}
-
-struct Process {
-    pid: u32,
-    cmdline: String,
-    environ: String,
-    comm: String,
-}
-
-/// Every live (not zombie) process, from /proc.
-fn processes() -> Vec<Process> {
-    let mut all = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let read = |f: &str| {
-            std::fs::read(entry.path().join(f))
-                .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
-                .unwrap_or_default()
-        };
-        let stat = read("stat");
-        let state = stat
-            .rfind(')')
-            .and_then(|i| stat[i + 1..].split_whitespace().next().map(str::to_string));
-        if stat.is_empty() || state.as_deref() == Some("Z") {
-            continue;
-        }
-        all.push(Process {
-            pid,
-            cmdline: read("cmdline"),
-            environ: read("environ"),
-            comm: read("comm").trim().to_string(),
-        });
-    }
-    all
-}
-
-fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if done() {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn signal(pid: u32, signal: &str) {
-    let ok = Command::new("kill")
-        .args([signal, &pid.to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill {signal} {pid} failed");
-}
-
-/// The QEMU started by a run of this scratch.
-fn qemu_of(scratch: &Scratch) -> Option<u32> {
-    processes()
-        .into_iter()
-        .find(|p| {
-            p.cmdline.starts_with("qemu-system-x86_64 ")
-                && p.environ
-                    .contains(&format!("GSI_FAULT_MARKER={}", scratch.marker))
-        })
-        .map(|p| p.pid)
-}
-
-/// Whether the console log of `topology` in the run that xtask process
-/// `pid` is making (`logs/run-<time>-<pid>/`) holds `text` yet.
-fn console_says(pid: u32, topology: &str, text: &str) -> bool {
-    let suffix = format!("-{pid}");
-    std::fs::read_dir(xtask::work_dir().join("logs"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().ends_with(&suffix))
-        .any(|e| {
-            let log = e.path().join(REV).join(format!("{topology}.console.log"));
-            std::fs::read_to_string(log).is_ok_and(|t| t.contains(text))
-        })
-}
-
-fn run_of<'a>(report: &'a Report, topology: &str) -> &'a Run {
-    report
-        .runs
-        .iter()
-        .find(|r| r.topology == topology)
-        .unwrap_or_else(|| panic!("no run on {topology}: {:#?}", report.runs))
-}
-
-fn log_of(run: &Run) -> PathBuf {
-    let log = PathBuf::from(&run.log);
-    if log.is_absolute() {
-        log
-    } else {
-        xtask::project_root().join(log)
-    }
-}
-
-/// The `-initrd` path on the command line a boot log starts with.
-fn initrd_in(log: &Path) -> String {
-    let text = std::fs::read_to_string(log).unwrap();
-    let header = text.lines().next().unwrap();
-    let mut words = header.split_whitespace();
-    words
-        .find(|w| *w == "-initrd")
-        .expect("no -initrd in the log");
-    words.next().unwrap().to_string()
-}
-
-fn no_process_mentions(path: &str) -> bool {
-    processes().iter().all(|p| !p.cmdline.contains(path))
-}
 
 /// One matrix with three broken topologies beside the healthy q35, run
 /// once and shared by the tests that read it.
@@ -353,27 +54,10 @@ fn fault_matrix() -> &'static FaultMatrix {
             &format!("cmdline = \"rdinit=/nonexistent rootdelay=100000\"\ntimeout_s = {HANG_S}"),
         );
         scratch.topology("fault-baddev", "bridges = [\"gsi-no-such-device\"]");
-        let json = scratch.json().display().to_string();
-        let (code, output) = scratch.run(
-            &[
-                "test-matrix",
-                "-r",
-                REV,
-                "-t",
-                "q35",
-                "-t",
-                "fault-panic",
-                "-t",
-                "fault-hang",
-                "-t",
-                "fault-baddev",
-                "--jobs",
-                "2",
-                "--json",
-                &json,
-                // Every fault provoked now, not a stored earlier result.
-                "--rerun",
-            ],
+        let (code, output) = scratch.run_matrix(
+            &["q35", "fault-panic", "fault-hang", "fault-baddev"],
+            // Every fault provoked now, not a stored earlier result.
+            &["--jobs", "2", "--rerun"],
             &[],
         );
         println!("{output}");
@@ -387,30 +71,41 @@ fn fault_matrix() -> &'static FaultMatrix {
     })
 }
 
+/// The shared fault matrix's run on `topology`, which must have ended
+/// with `verdict`; the tests that read the matrix hold the serial lock.
+fn fault(
+    topology: &str,
+    verdict: Verdict,
+) -> (
+    std::sync::MutexGuard<'static, ()>,
+    &'static FaultMatrix,
+    &'static Run,
+) {
+    let serial = serial();
+    let m = fault_matrix();
+    let run = run_of(&m.report, topology);
+    assert_eq!(run.verdict, verdict, "{run:#?}");
+    (serial, m, run)
+}
+
 #[test]
 #[ignore = "boots real kernels: run by cargo xtask ci"]
 fn faulty_topologies_do_not_affect_the_healthy_run() {
-    let _serial = serial();
-    let m = fault_matrix();
+    let (_serial, m, q35) = fault("q35", Verdict::Passed);
     assert_eq!(m.code, 1, "failed runs make the exit code 1\n{}", m.output);
     assert!(
         m.output.contains("3 of 4 runs did not pass"),
         "{}",
         m.output
     );
-    let q35 = run_of(&m.report, "q35");
-    assert_eq!(q35.verdict, Verdict::Passed, "{q35:#?}");
-    assert!(q35.trials.iter().any(|t| t.outcome == Outcome::Passed));
+    assert!(q35.trials.iter().any(|t| t.outcome == TrialOutcome::Passed));
     m.scratch.assert_no_leftovers();
 }
 
 #[test]
 #[ignore = "boots real kernels: run by cargo xtask ci"]
 fn kernel_panic_is_named_and_quoted_and_its_log_kept() {
-    let _serial = serial();
-    let m = fault_matrix();
-    let run = run_of(&m.report, "fault-panic");
-    assert_eq!(run.verdict, Verdict::KernelPanic, "{run:#?}");
+    let (_serial, _m, run) = fault("fault-panic", Verdict::KernelPanic);
     let panic_line = run
         .detail
         .lines()
@@ -435,10 +130,7 @@ fn kernel_panic_is_named_and_quoted_and_its_log_kept() {
 #[test]
 #[ignore = "boots real kernels: run by cargo xtask ci"]
 fn hang_is_a_timeout_after_one_retry_and_leaves_no_qemu() {
-    let _serial = serial();
-    let m = fault_matrix();
-    let run = run_of(&m.report, "fault-hang");
-    assert_eq!(run.verdict, Verdict::Timeout, "{run:#?}");
+    let (_serial, m, run) = fault("fault-hang", Verdict::Timeout);
     assert!(
         run.detail.contains("first attempt timed out")
             && run.detail.contains("no DONE within the time limit")
@@ -477,10 +169,7 @@ fn hang_is_a_timeout_after_one_retry_and_leaves_no_qemu() {
 #[test]
 #[ignore = "boots real kernels: run by cargo xtask ci"]
 fn qemu_rejecting_a_device_is_qemu_failed_with_its_own_words() {
-    let _serial = serial();
-    let m = fault_matrix();
-    let run = run_of(&m.report, "fault-baddev");
-    assert_eq!(run.verdict, Verdict::QemuFailed, "{run:#?}");
+    let (_serial, _m, run) = fault("fault-baddev", Verdict::QemuFailed);
     assert!(
         run.detail
             .contains("qemu-system-x86_64: -device gsi-no-such-device: "),
@@ -499,20 +188,7 @@ fn qemu_rejecting_a_device_is_qemu_failed_with_its_own_words() {
 fn qemu_killed_mid_boot_is_named() {
     let _serial = serial();
     let scratch = Scratch::new();
-    let json = scratch.json().display().to_string();
-    let child = scratch.spawn(
-        &[
-            "test-matrix",
-            "-r",
-            REV,
-            "-t",
-            "q35",
-            "--json",
-            &json,
-            "--rerun",
-        ],
-        &[],
-    );
+    let child = scratch.spawn_matrix(&["q35"], &["--rerun"]);
     let mut qemu = None;
     assert!(
         wait_for(Duration::from_secs(300), || {
@@ -554,10 +230,9 @@ fn qemu_killed_mid_boot_is_named() {
 fn sigint_and_sigterm_during_boots_stop_every_child_and_exit_130() {
     let _serial = serial();
     let scratch = Scratch::new();
-    let args = ["test-matrix", "-r", REV, "-t", "q35"];
     for sig in ["-INT", "-TERM"] {
         // --rerun: a QEMU must run to be interrupted.
-        let child = scratch.spawn(&[&args[..], &["--rerun"]].concat(), &[]);
+        let child = scratch.spawn_matrix(&["q35"], &["--rerun"]);
         let pid = child.id();
         assert!(
             wait_for(Duration::from_secs(300), || qemu_of(&scratch).is_some()),
@@ -572,7 +247,7 @@ fn sigint_and_sigterm_during_boots_stop_every_child_and_exit_130() {
         scratch.assert_no_leftovers();
     }
     // The next run works and reuses the finished kernel.
-    let (code, output) = scratch.run(&args, &[]);
+    let (code, output) = scratch.run_matrix(&["q35"], &[], &[]);
     assert_eq!(code, 0, "{output}");
     assert!(
         output.contains(&format!("build {REV}: cached kernel")),
@@ -584,16 +259,21 @@ fn sigint_and_sigterm_during_boots_stop_every_child_and_exit_130() {
     );
 }
 
-/// The cached image of [`REV`] and its recorded checksum.
-fn cached_image() -> (PathBuf, PathBuf) {
-    let silent = xtask::progress::Reporter::silent();
-    let pin =
-        xtask::pin::resolve(&xtask::project_root().join("configs/kernel.toml"), &silent).unwrap();
-    let rev = xtask::revision::load(&xtask::revision::series_dir(), REV).unwrap();
-    let dir = xtask::work_dir()
-        .join("kernels")
-        .join(format!("{REV}-{}", xtask::build::key(&pin, &rev)));
-    (dir.join("bzImage"), dir.join("bzImage.sha256"))
+/// The cached image of [`REV`] (built by `args` first when missing), made
+/// one byte longer so that its recorded checksum no longer matches:
+/// (image, checksum file, the checksum of the intact image).
+fn tamper_with_the_cached_image(scratch: &Scratch, args: &[String]) -> (PathBuf, PathBuf, String) {
+    let (image, sum) = cached_image();
+    if !image.is_file() {
+        let (code, output) = scratch.run(args, &[]);
+        assert_eq!(code, 0, "building {REV} first: {output}");
+    }
+    let good = std::fs::read_to_string(&sum).unwrap();
+    assert_eq!(xtask::sha256_file(&image).unwrap(), good.trim());
+    let mut bytes = std::fs::read(&image).unwrap();
+    bytes.push(0);
+    std::fs::write(&image, &bytes).unwrap();
+    (image, sum, good)
 }
 
 #[test]
@@ -601,19 +281,8 @@ fn cached_image() -> (PathBuf, PathBuf) {
 fn tampered_image_is_rebuilt_and_sigint_during_the_build_leaves_no_make() {
     let _serial = serial();
     let scratch = Scratch::new();
-    let args = ["test-matrix", "-r", REV, "-t", "q35"];
-    let (image, sum) = cached_image();
-    if !image.is_file() {
-        let (code, output) = scratch.run(&args, &[]);
-        assert_eq!(code, 0, "building {REV} first: {output}");
-    }
-    let good = std::fs::read_to_string(&sum).unwrap();
-    assert_eq!(xtask::sha256_file(&image).unwrap(), good.trim());
-
-    // One byte appended: the checksum no longer matches.
-    let mut bytes = std::fs::read(&image).unwrap();
-    bytes.push(0);
-    std::fs::write(&image, &bytes).unwrap();
+    let args = scratch.matrix_args(&scratch.json(), &["q35"], &[]);
+    let (image, sum, good) = tamper_with_the_cached_image(&scratch, &args);
 
     // Interrupted while make runs: make's whole group goes, nothing is left.
     // The build is held at a known point until the signal lands: a `gcc`
@@ -692,15 +361,8 @@ fn holding_gcc(scratch: &Scratch) -> std::ffi::OsString {
 fn two_runs_missing_the_same_kernel_build_it_once() {
     let _serial = serial();
     let scratch = Scratch::new();
-    let args = ["test-matrix", "-r", REV, "-t", "q35"];
-    let (image, sum) = cached_image();
-    if !image.is_file() {
-        let (code, output) = scratch.run(&args, &[]);
-        assert_eq!(code, 0, "building {REV} first: {output}");
-    }
-    let mut bytes = std::fs::read(&image).unwrap();
-    bytes.push(0);
-    std::fs::write(&image, &bytes).unwrap();
+    let args = scratch.matrix_args(&scratch.json(), &["q35"], &[]);
+    let (image, sum, _) = tamper_with_the_cached_image(&scratch, &args);
     // Both see a bad image; the second waits for the first's build and
     // then takes its image instead of running make again.
     let children: Vec<Child> = (0..2).map(|_| scratch.spawn(&args, &[])).collect();
@@ -730,22 +392,7 @@ fn two_runs_at_once_both_pass_with_whole_logs() {
     let reports = [scratch.path().join("a.json"), scratch.path().join("b.json")];
     let children: Vec<Child> = reports
         .iter()
-        .map(|json| {
-            let json = json.display().to_string();
-            scratch.spawn(
-                &[
-                    "test-matrix",
-                    "-r",
-                    REV,
-                    "-t",
-                    "q35",
-                    "--json",
-                    &json,
-                    "--rerun",
-                ],
-                &[],
-            )
-        })
+        .map(|json| scratch.spawn(&scratch.matrix_args(json, &["q35"], &["--rerun"]), &[]))
         .collect();
     for child in children {
         let (code, output) = finish(child);
@@ -764,7 +411,7 @@ fn two_runs_at_once_both_pass_with_whole_logs() {
         assert!(!log.contains('\0'));
         assert!(log.starts_with("$ qemu-system-x86_64 "), "{log}");
         assert_eq!(log.matches("$ qemu-system-x86_64 ").count(), 1, "{log}");
-        let console = xtask::console::Console::parse(&log);
+        let console = xtask::pipeline::console::Console::parse(&log);
         assert!(console.ended && console.done, "{log}");
         assert_eq!(console.trials.len(), run.trials.len());
         assert_eq!(
@@ -815,30 +462,20 @@ fn a_hang_that_passes_on_the_retry_is_flaky() {
         &std::env::var_os("PATH").unwrap_or_default(),
     )))
     .unwrap();
-    let json = scratch.json().display().to_string();
-    let (code, output) = scratch.run(
-        &[
-            "test-matrix",
-            "-r",
-            REV,
-            "-t",
-            "fault-flaky",
-            "--json",
-            &json,
-        ],
+    let (code, output) = scratch.run_matrix(
+        &["fault-flaky"],
+        &[],
         &[("PATH", path.as_os_str()), ("GSI_ACCEL", "tcg".as_ref())],
     );
     assert_eq!(code, 0, "flaky counts as success\n{output}");
     assert_eq!(std::fs::read_to_string(&count).unwrap().trim(), "2");
-    let report = scratch.report();
-    let run = run_of(&report, "fault-flaky");
-    assert_eq!(run.verdict, Verdict::Flaky, "{run:#?}");
+    let run = scratch.run_on("fault-flaky", Verdict::Flaky);
     assert!(
         run.detail.contains("first attempt timed out"),
         "{}",
         run.detail
     );
-    let first = log_of(run).with_extension("attempt1.log");
+    let first = log_of(&run).with_extension("attempt1.log");
     assert!(std::fs::read_to_string(first)
         .unwrap()
         .contains("no end after 3s: QEMU killed"));
@@ -906,9 +543,8 @@ fn a_patch_that_does_not_apply_is_named_and_leaves_no_tree() {
         &[("GSI_PATCHES_DIR", patches.as_os_str())],
     );
     assert_eq!(code, 1, "{output}");
-    let report = scratch.report();
-    let run = run_of(&report, "q35");
-    assert_eq!(run.verdict, Verdict::BuildFailed, "{run:#?}");
+    // Its own verdict: nothing was built.
+    let run = scratch.run_on("q35", Verdict::ApplyFailed);
     for want in [
         "revision fault-broken",
         "0002-change-what-is-not-there.patch does not apply",
@@ -920,21 +556,12 @@ fn a_patch_that_does_not_apply_is_named_and_leaves_no_tree() {
     assert!(!run.detail.contains("0001-add-a-file.patch does not"));
 
     // No tree, no stamp, no worktree, and the base files untouched.
-    let silent = xtask::progress::Reporter::silent();
-    let pin = xtask::pin::resolve(&scratch.configs.join("kernel.toml"), &silent).unwrap();
+    let silent = xtask::sys::progress::Reporter::silent();
+    let pin = xtask::pipeline::pin::resolve(&scratch.configs.join("kernel.toml"), &silent).unwrap();
     let trees = xtask::work_dir().join("trees").join(&pin.key);
     assert!(!trees.join("fault-broken").exists());
     assert!(!trees.join("fault-broken.applied.toml").exists());
-    let git = |args: &[&str]| {
-        let out = Command::new("git")
-            .arg("-C")
-            .arg(&pin.repo)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "git {args:?}");
-        String::from_utf8_lossy(&out.stdout).to_string()
-    };
+    let git = |args: &[&str]| git_in(&pin.repo, args);
     assert!(!git(&["worktree", "list"]).contains("fault-broken"));
     let status = git(&[
         "status",
@@ -944,59 +571,8 @@ fn a_patch_that_does_not_apply_is_named_and_leaves_no_tree() {
         "Documentation/gsi-fault-test.txt",
     ]);
     assert!(status.is_empty(), "the base tree changed: {status}");
-    assert_eq!(git(&["rev-parse", "HEAD"]).trim(), pin.base);
+    assert_eq!(git(&["rev-parse", "HEAD"]), pin.base);
     scratch.assert_no_leftovers();
-}
-
-/// The shipped pin's .deb: (package file name, sha256, path in target/gsi).
-fn shipped_deb() -> (String, String, PathBuf) {
-    let toml =
-        xtask::pin::KernelToml::load(&xtask::project_root().join("configs/kernel.toml")).unwrap();
-    let xtask::pin::Source::Debian {
-        package,
-        version,
-        sha256,
-    } = toml.source
-    else {
-        panic!("the shipped pin is not a Debian package");
-    };
-    let name = format!("{package}_{}.deb", version.replace(':', "%3a"));
-    let path = xtask::work_dir().join("downloads").join(&name);
-    (name, sha256, path)
-}
-
-/// A tmpfs mounted for the length of a test.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(at: &Path, size: &str) -> Option<Tmpfs> {
-        std::fs::create_dir_all(at).unwrap();
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(at)
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then(|| Tmpfs(at.to_path_buf()))
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
-}
-
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        if entry.file_type().unwrap().is_dir() {
-            found.push(entry.path());
-            found.extend(files_under(&entry.path()));
-        } else {
-            found.push(entry.path());
-        }
-    }
-    found
 }
 
 #[test]
@@ -1047,12 +623,7 @@ fn truncated_download_is_replaced_and_a_full_disk_leaves_no_tree() {
 fn a_pin_with_the_wrong_sha256_is_refused_and_nothing_unpacked() {
     let _serial = serial();
     let scratch = Scratch::new();
-    let work = scratch.path().join("work");
-    let (name, sha256, shipped) = shipped_deb();
-    std::fs::create_dir_all(work.join("downloads")).unwrap();
-    std::fs::hard_link(&shipped, work.join("downloads").join(&name))
-        .or_else(|_| std::fs::copy(&shipped, work.join("downloads").join(&name)).map(|_| ()))
-        .unwrap();
+    let (work, sha256) = work_with_the_shipped_deb(&scratch);
     let wrong = "0".repeat(64);
     let toml_path = scratch.configs.join("kernel.toml");
     let toml = std::fs::read_to_string(&toml_path).unwrap();
@@ -1076,86 +647,12 @@ fn a_pin_with_the_wrong_sha256_is_refused_and_nothing_unpacked() {
     scratch.assert_no_leftovers();
 }
 
-/// Starts `xtask <args>`, waits for a process of this run that `wanted`
-/// picks (`what`), lets it work a second, and sends `sig` to the harness
-/// alone (as `kill` or a service manager does; a terminal's Ctrl-C would
-/// reach its whole group). Checks what every interrupt promises: exit
-/// 130, the message naming the stopped groups (none stopped means the
-/// child ran outside the registry), and no process of the run left.
-/// Returns the output.
-fn interrupt_during(
-    scratch: &Scratch,
-    args: &[&str],
-    env: &[(&str, &std::ffi::OsStr)],
-    sig: &str,
-    what: &str,
-    wanted: impl Fn(&Process) -> bool,
-) -> String {
-    let mut child = scratch.spawn(args, env);
-    let pid = child.id();
-    let marker = format!("GSI_FAULT_MARKER={}", scratch.marker);
-    let mut ended = false;
-    let seen = wait_for(Duration::from_secs(900), || {
-        ended = child.try_wait().unwrap().is_some();
-        ended
-            || processes()
-                .iter()
-                .any(|p| p.environ.contains(&marker) && wanted(p))
-    });
-    if ended || !seen {
-        let _ = child.kill();
-        let (code, output) = finish(child);
-        panic!("{what} never started (exit {code}):\n{output}");
-    }
-    std::thread::sleep(Duration::from_secs(1));
-    signal(pid, sig);
-    // The harness's end first, then its leftovers (killed, so that a
-    // failing test leaves nothing running either), then its output: a
-    // leftover child holding the output pipes would keep it open.
-    let code = child.wait().unwrap().code().unwrap_or(-1);
-    let left = scratch.kill_leftovers();
-    let (_, output) = finish(child);
-    println!("== kill {sig} during {what}:\n{output}");
-    assert!(
-        left.is_empty(),
-        "kill {sig} during {what} left {left:#?}\n{output}"
-    );
-    assert_eq!(code, 130, "kill {sig} during {what}: {output}");
-    assert!(
-        output.contains("interrupted: stopped ") && !output.contains("interrupted: stopped 0 "),
-        "kill {sig} during {what}: {output}"
-    );
-    output
-}
-
-fn git_in(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?} in {}: {}",
-        dir.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 #[test]
 #[ignore = "unpacks the pinned .deb: run by cargo xtask ci"]
 fn sigterm_during_the_unpack_stops_tar_and_leaves_no_pin() {
     let _serial = serial();
     let scratch = Scratch::new();
-    let work = scratch.path().join("work");
-    let (name, sha256, shipped) = shipped_deb();
-    let deb = work.join("downloads").join(&name);
-    std::fs::create_dir_all(deb.parent().unwrap()).unwrap();
-    std::fs::hard_link(&shipped, &deb)
-        .or_else(|_| std::fs::copy(&shipped, &deb).map(|_| ()))
-        .unwrap();
+    let (work, sha256) = work_with_the_shipped_deb(&scratch);
     interrupt_during(
         &scratch,
         &["kernel", "fetch"],
@@ -1343,7 +840,9 @@ fn guest_target_copy(to: &Path) {
             .success();
         assert!(ok, "copying {}", from.display());
     }
-    let fingerprints = to.join(xtask::guest::TARGET).join("release/.fingerprint");
+    let fingerprints = to
+        .join(xtask::pipeline::guest::TARGET)
+        .join("release/.fingerprint");
     for entry in std::fs::read_dir(&fingerprints)
         .into_iter()
         .flatten()
@@ -1364,8 +863,7 @@ fn sigterm_during_the_guest_build_stops_cargo_and_the_next_run_boots() {
     let target = scratch.path().join("guest-target");
     guest_target_copy(&target);
     let env = [("GSI_GUEST_TARGET_DIR", target.as_os_str())];
-    let json = scratch.json().display().to_string();
-    let args = ["test-matrix", "-r", REV, "-t", "q35", "--json", &json];
+    let args = scratch.matrix_args(&scratch.json(), &["q35"], &[]);
     interrupt_during(&scratch, &args, &env, "-TERM", "rustc", |p| {
         p.comm == "rustc"
     });
@@ -1377,9 +875,8 @@ fn sigterm_during_the_guest_build_stops_cargo_and_the_next_run_boots() {
     // The next run finishes the guest build and boots what it built.
     let (code, output) = scratch.run(&args, &env);
     assert_eq!(code, 0, "{output}");
-    let run = run_of(&scratch.report(), "q35").clone();
-    assert_eq!(run.verdict, Verdict::Passed, "{run:#?}");
-    let release = target.join(xtask::guest::TARGET).join("release");
+    scratch.run_on("q35", Verdict::Passed);
+    let release = target.join(xtask::pipeline::guest::TARGET).join("release");
     assert!(release.join("init").is_file(), "no init in {release:?}");
     // cargo compiled both guest crates again (their records are back).
     let records: Vec<String> = std::fs::read_dir(release.join(".fingerprint"))
@@ -1396,40 +893,6 @@ fn sigterm_during_the_guest_build_stops_cargo_and_the_next_run_boots() {
     scratch.assert_no_leftovers();
 }
 
-/// Removes a scratch revision's tree from the shared work dir when a test
-/// ends, however it ends.
-struct ScratchTree {
-    pin: xtask::pin::Pin,
-    name: String,
-}
-
-impl ScratchTree {
-    fn trees(&self) -> PathBuf {
-        xtask::work_dir().join("trees").join(&self.pin.key)
-    }
-}
-
-impl Drop for ScratchTree {
-    fn drop(&mut self) {
-        let trees = self.trees();
-        let _ = std::fs::remove_dir_all(trees.join(&self.name));
-        let _ = std::fs::remove_dir_all(trees.join(format!(".{}.keep", self.name)));
-        for file in ["applied.toml", "lock"] {
-            let _ = std::fs::remove_file(trees.join(format!("{}.{file}", self.name)));
-        }
-        let _ = std::fs::remove_file(
-            xtask::work_dir()
-                .join("logs")
-                .join(format!("check-series-{}.json", self.name)),
-        );
-        let _ = Command::new("git")
-            .arg("-C")
-            .arg(&self.pin.repo)
-            .args(["worktree", "prune"])
-            .status();
-    }
-}
-
 #[test]
 #[ignore = "applies a series to the cached pin: run by cargo xtask ci"]
 fn sigterm_during_git_am_stops_it_and_the_next_run_applies_the_series_anew() {
@@ -1440,13 +903,13 @@ fn sigterm_during_git_am_stops_it_and_the_next_run_applies_the_series_anew() {
     // patch is applied to the tree and before it is committed.
     let name = format!("fault-am-{}", std::process::id());
     let patches = scratch.path().join("patches");
-    copy_dir(
+    xtask::test_support::copy_dir(
         &xtask::project_root().join("tests/fixtures/series/no-signoff"),
         &patches.join(&name),
     );
     let held = holding_hook(&scratch, "pre-applypatch");
-    let silent = xtask::progress::Reporter::silent();
-    let pin = xtask::pin::resolve(&scratch.configs.join("kernel.toml"), &silent).unwrap();
+    let silent = xtask::sys::progress::Reporter::silent();
+    let pin = xtask::pipeline::pin::resolve(&scratch.configs.join("kernel.toml"), &silent).unwrap();
     let tree = ScratchTree {
         pin: pin.clone(),
         name: name.clone(),

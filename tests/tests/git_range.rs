@@ -12,8 +12,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use xtask::progress::Reporter;
-use xtask::revision;
+use xtask::pipeline::revision;
+use xtask::sys::progress::Reporter;
 
 fn git(dir: &Path, args: &[&str]) -> String {
     xtask::test_support::git(dir, args, &[])
@@ -40,7 +40,7 @@ fn touched(rev: &revision::Revision) -> Vec<String> {
 
 /// Removes the tree `prepare` made for `name` and what it keeps beside it
 /// (test revisions only: nothing of theirs stays in the shared cache).
-fn forget_tree(pin: &xtask::pin::Pin, name: &str) {
+fn forget_tree(pin: &xtask::pipeline::pin::Pin, name: &str) {
     let trees = xtask::work_dir().join("trees").join(&pin.key);
     let _ = std::fs::remove_dir_all(trees.join(name));
     let _ = std::fs::remove_dir_all(trees.join(format!(".{name}.keep")));
@@ -55,7 +55,8 @@ fn forget_tree(pin: &xtask::pin::Pin, name: &str) {
 fn a_git_range_of_v5_is_v5() {
     let silent = Reporter::silent();
     let pin =
-        xtask::pin::resolve(&xtask::project_root().join("configs/kernel.toml"), &silent).unwrap();
+        xtask::pipeline::pin::resolve(&xtask::project_root().join("configs/kernel.toml"), &silent)
+            .unwrap();
     let v5 = revision::load(&revision::series_dir(), "v5").unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let clone: PathBuf = tmp.path().join("linux");
@@ -78,13 +79,16 @@ fn a_git_range_of_v5_is_v5() {
 
     let name = "gsi-test-v5-range";
     let word = format!("{name}={}:{}..b4/gsi", clone.display(), pin.base);
-    let rev = xtask::test_matrix::load_revision(&word).unwrap();
+    let rev = xtask::pipeline::selection::load_revision(&word).unwrap();
     assert_eq!(rev.patches.len(), v5.patches.len());
     // The same mails as far as git am reads them: the same hashes, so the
     // same kernel cache key.
     assert_eq!(rev.source_hash, v5.source_hash);
     assert_eq!(rev.hash, v5.hash);
-    assert_eq!(xtask::build::key(&pin, &rev), xtask::build::key(&pin, &v5));
+    assert_eq!(
+        xtask::pipeline::build::key(&pin, &rev),
+        xtask::pipeline::build::key(&pin, &v5)
+    );
 
     // Applied to the pin by the workbench: the branch's tree and commits.
     forget_tree(&pin, name);
@@ -125,7 +129,7 @@ fn a_git_range_of_v5_is_v5() {
     let second = git(&clone, &["rev-parse", "HEAD"]);
     let broken = format!("{name}-broken");
     let word = format!("{broken}={}:{first}..b4/gsi", clone.display());
-    let rev = xtask::test_matrix::load_revision(&word).unwrap();
+    let rev = xtask::pipeline::selection::load_revision(&word).unwrap();
     forget_tree(&pin, &broken);
     let err = format!("{:#}", revision::prepare(&pin, &rev, &silent).unwrap_err());
     let commit = format!("commit {}", &second[..12]);

@@ -1,45 +1,39 @@
 //! gsi-workbench: the harness behind `cargo xtask`.
 //!
-//! Data moves one way: a pinned kernel tree ([`pin`]) gets each revision of
-//! the series applied in its own tree ([`revision`]), is built ([`build`]),
-//! booted with a generated initramfs ([`guest`], [`qemu`], [`boot`]) on each
-//! topology ([`topology`]), and the console is turned into a verdict
-//! ([`console`]) and reports ([`report`]). `main.rs` only parses the command
-//! line; each verb lives in its own module with a `run` function.
+//! The folders follow the data, and imports only point down this list
+//! (no two modules import each other):
+//!
+//! ```text
+//! cli/       one module per verb (test_matrix, kernel, boot, mutants,
+//!            check_series/, ci, report, bench/) and the command line;
+//!            a verb drives the pipeline and prints, and is never a
+//!            library for another module
+//! pipeline/  the stages, in the order data flows: selection and shard
+//!            (what to run) -> pin -> revision (git_range) -> build ->
+//!            guest (cpio) -> qemu -> boot -> console (the verdict) ->
+//!            results (reuse); run ties them into one matrix run
+//! report/    the result types the pipeline fills in (Report, Run, Verdict,
+//!            Trial), the differential check of runs against baseline (at
+//!            the end of a run and again at `report merge`), and the
+//!            renderings: json, table, junit, markdown
+//! model/     the routing model (routing) and the guest's plan built from
+//!            a topology and the matrix policy (plan)
+//! config/    the TOML files: kernel.toml (kernel), matrix.toml (matrix),
+//!            topologies/*.toml (topology), and the loading helpers
+//! sys/       plumbing every layer uses: child processes (process), git,
+//!            cache locks (lock), host tools (tools), progress events
+//! ```
+//!
+//! `main.rs` only calls [`cli::main`].
 
-pub mod bench;
-pub mod boot;
-pub mod boot_cmd;
-pub mod build;
-pub mod check_series;
-pub mod children;
-pub mod ci;
+pub mod cli;
 pub mod config;
-pub mod console;
-pub mod cpio;
-pub mod differential;
-pub mod git_range;
-pub mod guest;
-pub mod junit;
-pub mod kernel;
-pub mod lock;
-pub mod markdown;
-pub mod matrix;
-pub mod mutants;
-pub mod pin;
-pub mod progress;
-pub mod qemu;
+pub(crate) mod model;
+pub mod pipeline;
 pub mod report;
-pub mod report_cmd;
-pub mod results;
-pub mod revision;
-pub mod routing;
-pub mod shard;
-pub mod test_matrix;
+pub mod sys;
 #[doc(hidden)]
 pub mod test_support;
-pub mod tools;
-pub mod topology;
 
 use std::path::{Path, PathBuf};
 

@@ -12,22 +12,10 @@ struct Scratch {
     work: PathBuf,
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 fn scratch() -> Scratch {
     let dir = tempfile::tempdir().unwrap();
     let configs = dir.path().join("configs");
-    copy_dir(&xtask::project_root().join("configs"), &configs);
+    xtask::test_support::copy_dir(&xtask::project_root().join("configs"), &configs);
     let work = dir.path().join("work");
     Scratch {
         _dir: dir,
@@ -170,11 +158,11 @@ fn a_missing_qemu_names_its_package_and_the_install_command() {
     let s = scratch();
     let bin = s.work.with_file_name("bin");
     std::fs::create_dir_all(&bin).unwrap();
-    for tool in xtask::tools::BUILD {
+    for tool in xtask::sys::tools::BUILD {
         if tool.probe.starts_with('/') {
             continue;
         }
-        let found = xtask::tools::find_on_path(tool.probe)
+        let found = xtask::sys::tools::find_on_path(tool.probe)
             .unwrap_or_else(|| panic!("{} is not installed here", tool.probe));
         std::os::unix::fs::symlink(found, bin.join(tool.probe)).unwrap();
     }

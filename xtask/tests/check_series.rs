@@ -7,8 +7,8 @@
 //! every other check it runs. The pin is resolved (downloaded when
 //! missing), never assumed: without it these tests fail, they do not skip.
 
-use xtask::check_series::{run_with, Args, Report, Status, CHECKS};
-use xtask::progress::Reporter;
+use xtask::cli::check_series::{run_with, Args, Report, Status, CHECKS};
+use xtask::sys::progress::Reporter;
 
 fn fixture(name: &str) -> String {
     xtask::project_root()

@@ -13,7 +13,8 @@
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
-use xtask::console::{self, Console, Ending, Verdict};
+use xtask::pipeline::console::{self, Console, Ending};
+use xtask::report::Verdict;
 
 /// `<name>.expected.toml`.
 #[derive(Debug, Deserialize)]
@@ -67,7 +68,7 @@ fn check(log: &Path) -> Result<(), Failed> {
         expected
             .xfail
             .iter()
-            .any(|pattern| xtask::matrix::glob(pattern, trial))
+            .any(|pattern| xtask::config::matrix::glob(pattern, trial))
             .then(|| "listed by the fixture".to_string())
     };
     let judged = console::judge(&parsed, ending, planned.as_deref(), &xfail);

@@ -102,10 +102,10 @@ const WORKFLOW_LINES: &[(&str, &[&str])] = &[
         ],
     ),
     (
-        "cargo xtask report render --from merged.json --junit merged.xml --markdown tested-on.md --table",
+        "cargo xtask report render --from merged.json --junit merged.xml --markdown tested-on.md --tested-on tested-on.txt --table",
         &[
             "report", "render", "--from", "merged.json", "--junit", "merged.xml", "--markdown",
-            "tested-on.md", "--table",
+            "tested-on.md", "--tested-on", "tested-on.txt", "--table",
         ],
     ),
 ];
@@ -227,6 +227,10 @@ fn the_workflow_lines_run_end_to_end_on_fixture_shards() {
         "{md}"
     );
     assert!(md.contains("- q35: q35 (ICH9)"), "{md}");
+    let text = std::fs::read_to_string(dir.join("tested-on.txt")).unwrap();
+    assert!(text.starts_with("Tested on:\n"), "{text}");
+    assert!(text.lines().all(|l| l.chars().count() <= 75), "{text}");
+    assert!(!text.contains('|') && !text.contains('`'), "{text}");
 }
 
 /// Counts, element shapes and content of the merged fixture's JUnit, read
@@ -317,10 +321,10 @@ fn check_junit(path: &Path) {
 /// message: skipping would pass without checking. (`cargo xtask
 /// test-matrix` and `cargo xtask ci` install it.)
 fn xmllint(path: &Path) -> Result<(), String> {
-    if xtask::tools::find_on_path("xmllint").is_none() {
+    if xtask::sys::tools::find_on_path("xmllint").is_none() {
         panic!(
             "{}\nxmllint (Debian libxml2-utils) is missing: it validates the JUnit output against its schema",
-            xtask::tools::install_command(&["libxml2-utils"])
+            xtask::sys::tools::install_command(&["libxml2-utils"])
         );
     }
     let out = Command::new("xmllint")
@@ -417,10 +421,8 @@ fn render_prints_the_table_by_default_and_reads_only_reports() {
         dir,
         &["report", "render", "--from", "shards/shard-0/shard.json"],
     );
-    assert!(
-        table.contains("test-failed 1/3 (1 xfail) [rng::gsi]"),
-        "{table}"
-    );
+    assert!(table.contains("test-failed 1/3 (1 xfail) [1]"), "{table}");
+    assert!(table.contains("\n[1] v4/microvm: rng::gsi\n"), "{table}");
     std::fs::write(dir.join("not.json"), "{}").unwrap();
     let err = fails(dir, &["report", "render", "--from", "not.json"]);
     assert!(err.contains("not a gsi-workbench JSON report"), "{err}");

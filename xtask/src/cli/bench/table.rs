@@ -1,0 +1,370 @@
+//! The bench's own report: each figure against its target (met, missed,
+//! or not measured and why) and the table printed at the end.
+
+use super::{flake, BenchReport, Measured, Stats, TopologyBoots};
+
+/// One line of the targets table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    pub what: String,
+    pub measured: String,
+    pub target: String,
+    /// `None`: not measured.
+    pub met: Option<bool>,
+}
+
+/// The issue's targets against what was measured.
+pub fn targets(r: &BenchReport) -> Vec<Target> {
+    let mut rows = Vec::new();
+    let not = |what: &str, target: &str, reason: String| Target {
+        what: what.into(),
+        measured: format!("not measured: {}", first_line(&reason)),
+        target: target.into(),
+        met: None,
+    };
+    match &r.warm {
+        Some(Measured::Measured(w)) => {
+            let full = w.profile == "full";
+            rows.push(Target {
+                what: format!(
+                    "warm {} ({} runs, rebuilt: {})",
+                    w.profile,
+                    w.runs,
+                    if w.rebuilt.is_empty() {
+                        "none".into()
+                    } else {
+                        w.rebuilt.join(",")
+                    }
+                ),
+                measured: format!("{:.1} s", w.secs),
+                target: if full {
+                    "<= 60 s".into()
+                } else {
+                    "(60 s is for full)".into()
+                },
+                met: full.then_some(w.secs <= 60.0),
+            })
+        }
+        Some(Measured::NotMeasured { reason }) => rows.push(not("warm", "<= 60 s", reason.clone())),
+        None => {}
+    }
+    match &r.edit {
+        Some(Measured::Measured(e)) => rows.push(Target {
+            what: format!(
+                "one-line edit of {}: first verdict (rebuilt: {}, {} objects compiled)",
+                e.revision,
+                if e.matrix.rebuilt.is_empty() {
+                    "none".into()
+                } else {
+                    e.matrix.rebuilt.join(",")
+                },
+                e.compiled.len()
+            ),
+            measured: e
+                .first_verdict_s
+                .map_or("no verdict".into(), |s| format!("{s:.1} s")),
+            target: "<= 90 s".into(),
+            met: e.first_verdict_s.map(|s| s <= 90.0),
+        }),
+        Some(Measured::NotMeasured { reason }) => {
+            rows.push(not("one-line edit", "<= 90 s", reason.clone()))
+        }
+        None => {}
+    }
+    let boot = |name: &str| -> Option<&TopologyBoots> {
+        r.boots.as_ref()?.get()?.iter().find(|b| b.topology == name)
+    };
+    for (name, limit) in [("q35", 2.0), ("microvm", 1.2)] {
+        if let Some(b) = boot(name) {
+            rows.push(Target {
+                what: format!("{name} boot to verdict, median of {}", b.wall.n),
+                measured: format!(
+                    "{:.2} s ({:.2}-{:.2}){}",
+                    b.wall.median,
+                    b.wall.min,
+                    b.wall.max,
+                    b.qemu_cpu
+                        .map_or(String::new(), |c| format!(", QEMU CPU {:.2} s", c.median))
+                ),
+                target: format!("<= {limit:.1} s"),
+                met: Some(b.wall.median <= limit),
+            });
+        }
+    }
+    if let Some(Measured::NotMeasured { reason }) = &r.boots {
+        rows.push(not(
+            "per-boot seconds",
+            "q35 <= 2.0 s, microvm <= 1.2 s",
+            reason.clone(),
+        ));
+    }
+    if let Some(all) = r.boots.as_ref().and_then(|b| b.get()) {
+        let peak = all
+            .iter()
+            .filter_map(|b| b.qemu_peak_mib.map(|p| (p, &b.topology)))
+            .max_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
+        if let Some((peak, topo)) = peak {
+            rows.push(Target {
+                what: format!("QEMU peak RSS per guest (highest: {topo})"),
+                measured: format!("{peak:.0} MiB"),
+                target: "<= 256 MB".into(),
+                met: Some(peak * 1.048_576 <= 256.0),
+            });
+        }
+    }
+    rows.push(Target {
+        what: "harness peak RSS".into(),
+        measured: format!("{:.0} MiB", r.harness_peak_mib),
+        target: "-".into(),
+        met: None,
+    });
+    match &r.vng {
+        Some(Measured::Measured(v)) => {
+            let ours = boot("q35").or_else(|| boot("microvm"));
+            let ratio = ours.map(|b| v.boots.median / b.wall.median);
+            rows.push(Target {
+                what: format!(
+                    "virtme-ng {} boot + `true`, median of {}{}",
+                    v.version,
+                    v.boots.n,
+                    ours.map_or(String::new(), |b| format!(" (vs our {})", b.topology))
+                ),
+                measured: format!(
+                    "{:.2} s{}",
+                    v.boots.median,
+                    ratio.map_or(String::new(), |x| format!(" = {x:.1}x ours"))
+                ),
+                target: ">= 5x ours".into(),
+                met: ratio.map(|x| x >= 5.0),
+            })
+        }
+        Some(Measured::NotMeasured { reason }) => {
+            rows.push(not("virtme-ng", ">= 5x ours", reason.clone()))
+        }
+        None => {}
+    }
+    match &r.cold {
+        Some(Measured::Measured(c)) => rows.push(Target {
+            what: format!(
+                "cold {}/{} (pin {}, guest {}, build {}, boot {})",
+                c.revision,
+                c.topology,
+                opt_s(c.pin_s),
+                opt_s(c.guest_s),
+                opt_s(c.build_s),
+                opt_s(c.boot_s)
+            ),
+            measured: format!("{:.0} s, {}", c.secs, c.verdict),
+            target: "-".into(),
+            met: None,
+        }),
+        Some(Measured::NotMeasured { reason }) => rows.push(not("cold", "-", reason.clone())),
+        None => {}
+    }
+    rows
+}
+
+fn opt_s(s: Option<f64>) -> String {
+    s.map_or("-".into(), |s| format!("{s:.0} s"))
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or("")
+}
+
+/// The terminal rendering: targets, per-topology boots, flakes.
+pub fn render(r: &BenchReport) -> String {
+    let mut out = String::new();
+    out.push_str(&format!(
+        "bench on {} cores, {} ({}); load average {} at the start, {} at the end\n\n",
+        r.host.cores, r.accel, r.host.qemu, r.host.load_start, r.host.load_end
+    ));
+    let rows = targets(r);
+    let w = rows.iter().map(|t| t.what.len()).max().unwrap_or(0).max(6);
+    let m = rows
+        .iter()
+        .map(|t| t.measured.len())
+        .max()
+        .unwrap_or(0)
+        .max(8);
+    out.push_str(&format!(
+        "{:<w$}  {:<m$}  {:<18}  met\n",
+        "figure", "measured", "target"
+    ));
+    for t in &rows {
+        let met = match t.met {
+            Some(true) => "yes",
+            Some(false) => "MISSED",
+            None => "-",
+        };
+        out.push_str(&format!(
+            "{:<w$}  {:<m$}  {:<18}  {met}\n",
+            t.what, t.measured, t.target
+        ));
+    }
+    if let Some(all) = r.boots.as_ref().and_then(|b| b.get()) {
+        out.push_str(&format!(
+            "\nper boot ({}, seconds; wall median/min/max, then medians: QEMU CPU = CPU seconds QEMU used, \
+             pre-kernel = QEMU + firmware + decompression, kernel = guest clock at /init)\n",
+            r.revision
+        ));
+        out.push_str(&format!(
+            "{:<22} {:>5} {:>6} {:>6} {:>6} {:>8} {:>10} {:>7} {:>6} {:>6} {:>9}\n",
+            "topology",
+            "boots",
+            "median",
+            "min",
+            "max",
+            "QEMU CPU",
+            "pre-kernel",
+            "kernel",
+            "init",
+            "suite",
+            "QEMU MiB"
+        ));
+        let med = |s: &Option<Stats>| s.map_or("-".to_string(), |s| format!("{:.2}", s.median));
+        for b in all {
+            out.push_str(&format!(
+                "{:<22} {:>5} {:>6.2} {:>6.2} {:>6.2} {:>8} {:>10} {:>7} {:>6} {:>6} {:>9}\n",
+                b.topology,
+                b.wall.n,
+                b.wall.median,
+                b.wall.min,
+                b.wall.max,
+                med(&b.qemu_cpu),
+                med(&b.pre_kernel),
+                med(&b.kernel),
+                med(&b.init),
+                med(&b.suite),
+                b.qemu_peak_mib.map_or("-".into(), |p| format!("{p:.0}"))
+            ));
+        }
+    }
+    if let Some(Measured::Measured(e)) = &r.edit {
+        out.push_str(&format!(
+            "\nedit: {} `{}`\n  -> `{}`\n  rebuilt: {}; build {}{}; compiled: {}\n",
+            e.patch,
+            e.line_before.trim(),
+            e.line_after.trim(),
+            if e.matrix.rebuilt.is_empty() {
+                "none".into()
+            } else {
+                e.matrix.rebuilt.join(", ")
+            },
+            e.build_s.map_or("-".into(), |s| format!("{s:.1} s")),
+            e.lock_wait_s.map_or(String::new(), |s| format!(
+                " (after {s:.1} s waiting for another run's lock)"
+            )),
+            if e.compiled.is_empty() {
+                "-".into()
+            } else {
+                e.compiled.join(" ")
+            }
+        ));
+    }
+    match &r.flake {
+        Some(Measured::Measured(f)) => out.push_str(&format!("\n{}", flake::render(f))),
+        Some(Measured::NotMeasured { reason }) => {
+            out.push_str(&format!("\nflake: not measured: {reason}\n"))
+        }
+        None => {}
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::bench::{Host, MatrixRun, SCHEMA};
+    use std::collections::BTreeMap;
+
+    fn sample_report() -> BenchReport {
+        let stats = |m| Stats {
+            n: 5,
+            median: m,
+            min: m - 0.5,
+            max: m + 1.0,
+        };
+        let boots = |topology: &str, m: f64, peak: f64| TopologyBoots {
+            topology: topology.into(),
+            revision: "v5".into(),
+            wall: stats(m),
+            verdicts: BTreeMap::from([("passed".to_string(), 5)]),
+            pre_kernel: Some(stats(0.6)),
+            kernel: Some(stats(1.2)),
+            init: Some(stats(0.1)),
+            suite: Some(stats(0.4)),
+            qemu_cpu: Some(stats(m - 0.2)),
+            qemu_peak_mib: Some(peak),
+            slowest_log: "x.log".into(),
+        };
+        BenchReport {
+            schema: SCHEMA,
+            started: 1,
+            host: Host::default(),
+            accel: "tcg".into(),
+            revision: "v5".into(),
+            warm: Some(Measured::Measured(MatrixRun {
+                profile: "full".into(),
+                revisions: vec!["baseline".into()],
+                topologies: 13,
+                runs: 39,
+                secs: 75.0,
+                rebuilt: vec![],
+                verdicts: BTreeMap::new(),
+                boot_secs_sum: 140.0,
+                rerun: false,
+                load: "1.0".into(),
+            })),
+            edit: None,
+            boots: Some(Measured::Measured(vec![
+                boots("q35", 3.0, 120.0),
+                boots("microvm", 1.1, 300.0),
+            ])),
+            cold: None,
+            vng: Some(Measured::NotMeasured {
+                reason: "vng: qemu failed\nmore".into(),
+            }),
+            flake: None,
+            harness_peak_mib: 20.0,
+        }
+    }
+
+    #[test]
+    fn targets_say_met_missed_or_not_measured() {
+        let rows = targets(&sample_report());
+        let find = |what: &str| rows.iter().find(|r| r.what.starts_with(what)).unwrap();
+        assert_eq!(find("warm full").met, Some(false));
+        assert_eq!(find("q35 boot").met, Some(false));
+        assert_eq!(find("microvm boot").met, Some(true));
+        let rss = find("QEMU peak RSS");
+        assert_eq!((rss.met, rss.measured.as_str()), (Some(false), "300 MiB"));
+        let vng = find("virtme-ng");
+        assert_eq!(vng.met, None);
+        assert_eq!(vng.measured, "not measured: vng: qemu failed");
+    }
+
+    #[test]
+    fn the_table_and_json_carry_every_figure() {
+        let r = sample_report();
+        let table = render(&r);
+        assert!(table.contains("MISSED") && table.contains("yes"), "{table}");
+        assert!(table.contains("not measured: vng: qemu failed"), "{table}");
+        let q35 = table
+            .lines()
+            .skip_while(|l| !l.starts_with("per boot"))
+            .find(|l| l.starts_with("q35 "))
+            .unwrap();
+        assert!(q35.contains("3.00") && q35.contains("120"), "{q35}");
+        let json = serde_json::to_string(&r).unwrap();
+        let back: BenchReport = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.boots.unwrap().get().unwrap()[1].wall.median, 1.1);
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            value["vng"]["not_measured"]["reason"],
+            "vng: qemu failed\nmore"
+        );
+        assert_eq!(value["warm"]["measured"]["secs"], 75.0);
+        assert!(value.get("cold").is_none());
+    }
+}

@@ -1,0 +1,860 @@
+//! `cargo xtask check-series <revision>`: what a maintainer would check
+//! before a series goes to the list, each check a named PASS/FAIL (or
+//! SKIP) line with its evidence and the seconds it took.
+//!
+//! The checks: `apply` (git am on the pin), `bisect-build` (the base config
+//! builds at every patch), `checkpatch` (--strict), `subjects` (`[PATCH vN
+//! k/n]`, cover letter 0/n), `signed-off` (by the author), `changelog`
+//! (every earlier version named), `range-diff` (against v(N-1) when the
+//! series directory has it), `abi-doc` (a new sysfs attribute has a
+//! `What:` under Documentation/ABI/), `build-only` (CONFIG_ACPI=n,
+//! CONFIG_PCI=n) and `get-maintainer` (who to send it to). A revision is a
+//! name under patches/gsi-sysfs or a path to any directory holding a
+//! `series` file (tests check seeded bad series that way). The mail rules
+//! live in [`mail`], the two build checks in [`builds`].
+
+pub mod builds;
+pub mod mail;
+
+use crate::pipeline::pin::{self, Pin};
+use crate::pipeline::revision::{self, Revision};
+use crate::sys::git::{self, git};
+use crate::sys::process::Cmd;
+use crate::sys::progress::{Progress, Reporter};
+use anyhow::{bail, Context, Result};
+use builds::{CheckTree, Targets};
+use mail::Mail;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// A revision under patches/gsi-sysfs (`v5`, `mutants/prints-irq`), a
+    /// directory holding a `series` file, or a range of your own git tree:
+    /// NAME=/path/to/linux:BASE..BRANCH.
+    pub revision: String,
+    /// Do not run the two build checks (bisect-build, build-only): they
+    /// are reported as SKIP.
+    #[arg(long)]
+    pub skip_builds: bool,
+    /// Build only the kbuild directories of these objects (repeatable or
+    /// comma-separated, e.g. drivers/pci/pci-sysfs.o; `touched` = every
+    /// object the series touches) instead of vmlinux, in both build checks.
+    #[arg(long = "objects", value_name = "OBJ", value_delimiter = ',')]
+    pub objects: Vec<String>,
+    /// Also write the report as JSON here (it is always written to
+    /// target/gsi/logs/check-series-<revision>.json).
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+    /// make -j (default: number of cores).
+    #[arg(long, short)]
+    pub jobs: Option<usize>,
+}
+
+impl Args {
+    /// Arguments for `revision` with everything else at its default.
+    pub fn new(revision: impl Into<String>) -> Args {
+        Args {
+            revision: revision.into(),
+            skip_builds: false,
+            objects: Vec::new(),
+            json: None,
+            jobs: None,
+        }
+    }
+}
+
+/// The order checks are reported in.
+pub const CHECKS: [&str; 10] = [
+    "apply",
+    "bisect-build",
+    "checkpatch",
+    "subjects",
+    "signed-off",
+    "changelog",
+    "range-diff",
+    "abi-doc",
+    "build-only",
+    "get-maintainer",
+];
+
+/// checkpatch findings that are the `signed-off` check's to judge: they
+/// are counted under checkpatch but do not fail it twice.
+const SIGN_OFF_TYPES: [&str; 3] = [
+    "MISSING_SIGN_OFF",
+    "NO_AUTHOR_SIGN_OFF",
+    "FROM_SIGN_OFF_MISMATCH",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Status {
+    Pass,
+    Fail,
+    Skip,
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Status::Pass => "PASS",
+            Status::Fail => "FAIL",
+            Status::Skip => "SKIP",
+        })
+    }
+}
+
+/// One check's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub name: String,
+    pub status: Status,
+    pub secs: f64,
+    /// One line: what was found.
+    pub summary: String,
+    /// The lines that back the summary (patches, findings, log paths).
+    pub evidence: Vec<String>,
+}
+
+/// What a check function returns; [`timed`] adds the name and the time.
+#[derive(Debug, Clone)]
+pub struct CheckResult {
+    status: Status,
+    summary: String,
+    evidence: Vec<String>,
+}
+
+impl CheckResult {
+    fn new(status: Status, summary: impl Into<String>, evidence: Vec<String>) -> CheckResult {
+        CheckResult {
+            status,
+            summary: summary.into(),
+            evidence,
+        }
+    }
+    pub fn pass(summary: impl Into<String>, evidence: Vec<String>) -> CheckResult {
+        CheckResult::new(Status::Pass, summary, evidence)
+    }
+    pub fn fail(summary: impl Into<String>, evidence: Vec<String>) -> CheckResult {
+        CheckResult::new(Status::Fail, summary, evidence)
+    }
+    pub fn skip(summary: impl Into<String>) -> CheckResult {
+        CheckResult::new(Status::Skip, summary, Vec::new())
+    }
+    /// Pass when `problems` is empty, else fail with them first.
+    fn judge(problems: Vec<String>, evidence: Vec<String>, ok: String) -> CheckResult {
+        if problems.is_empty() {
+            CheckResult::pass(ok, evidence)
+        } else {
+            let summary = if problems.len() == 1 {
+                problems[0].clone()
+            } else {
+                format!("{} problems: {}", problems.len(), problems[0])
+            };
+            // A single problem is the summary; several are listed.
+            let mut lines = if problems.len() == 1 {
+                Vec::new()
+            } else {
+                problems
+            };
+            lines.extend(evidence);
+            CheckResult::fail(summary, lines)
+        }
+    }
+}
+
+/// The whole answer, also the JSON report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub revision: String,
+    /// The revision's directory.
+    pub dir: String,
+    /// `linux 6.12.117 (linux-source-6.12 ..., base 5fdc7cc8c49b)`.
+    pub pin: String,
+    pub patches: Vec<String>,
+    pub cover_letter: Option<String>,
+    pub checks: Vec<Check>,
+}
+
+impl Report {
+    pub fn check(&self, name: &str) -> &Check {
+        self.checks
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("check-series has no check {name}"))
+    }
+
+    /// Names of the failed checks, in report order.
+    pub fn failed(&self) -> Vec<&str> {
+        self.checks
+            .iter()
+            .filter(|c| c.status == Status::Fail)
+            .map(|c| c.name.as_str())
+            .collect()
+    }
+
+    /// The terminal form: one line per check, evidence indented below.
+    pub fn text(&self, max_evidence: usize, json: &Path) -> String {
+        let mut out = format!(
+            "check-series {}: {} patch(es){} on {}\n\n",
+            self.revision,
+            self.patches.len(),
+            if self.cover_letter.is_some() {
+                " + cover letter"
+            } else {
+                ""
+            },
+            self.pin
+        );
+        for check in &self.checks {
+            out.push_str(&format!(
+                "{}  {:<15}{:>8.1} s  {}\n",
+                check.status, check.name, check.secs, check.summary
+            ));
+            for line in check.evidence.iter().take(max_evidence) {
+                out.push_str(&format!("      {line}\n"));
+            }
+            if check.evidence.len() > max_evidence {
+                out.push_str(&format!(
+                    "      ... {} more line(s) in {}\n",
+                    check.evidence.len() - max_evidence,
+                    crate::config::display(json)
+                ));
+            }
+        }
+        let failed = self.failed();
+        let total: f64 = self.checks.iter().map(|c| c.secs).sum();
+        if failed.is_empty() {
+            out.push_str(&format!(
+                "\nall checks passed ({} skipped), {total:.1} s\n",
+                self.checks
+                    .iter()
+                    .filter(|c| c.status == Status::Skip)
+                    .count()
+            ));
+        } else {
+            out.push_str(&format!(
+                "\n{} of {} checks FAILED: {} ({total:.1} s)\n",
+                failed.len(),
+                self.checks.len(),
+                failed.join(", ")
+            ));
+        }
+        out
+    }
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let progress = Progress::start();
+    let reporter = progress.reporter();
+    let result = run_with(&args, &reporter);
+    progress.finish();
+    let report = result?;
+    let json = json_path(&report);
+    print!("\n{}", report.text(40, &json));
+    let failed = report.failed();
+    if !failed.is_empty() {
+        bail!(
+            "check-series {}: {} check(s) failed: {}",
+            report.revision,
+            failed.len(),
+            failed.join(", ")
+        );
+    }
+    Ok(())
+}
+
+fn json_path(report: &Report) -> PathBuf {
+    crate::work_dir().join("logs").join(format!(
+        "check-series-{}.json",
+        report.revision.replace('/', "-")
+    ))
+}
+
+/// Runs every check and returns the report (also written as JSON).
+pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
+    let rev = resolve_revision(&args.revision)?;
+    if rev.patches.is_empty() {
+        bail!("revision {} has no patches: nothing to check", rev.name);
+    }
+    let tools = if args.skip_builds {
+        vec![
+            crate::sys::tools::Tool {
+                probe: "git",
+                package: "git",
+            },
+            crate::sys::tools::Tool {
+                probe: "perl",
+                package: "perl",
+            },
+        ]
+    } else {
+        crate::sys::tools::BUILD.to_vec()
+    };
+    crate::sys::tools::ensure(&tools, true, reporter)?;
+    let targets = targets(args, &rev)?;
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    reporter.stage(format!(
+        "check-series {}: {} patch(es)",
+        rev.name,
+        rev.patches.len()
+    ));
+    let pin = pin::resolve(&crate::config::configs_dir().join("kernel.toml"), reporter)?;
+    let mails = rev
+        .patches
+        .iter()
+        .map(|p| mail::read(p))
+        .collect::<Result<Vec<_>>>()?;
+    let cover = find_cover(&rev)?;
+    let version = mail::series_version(
+        &mails
+            .iter()
+            .chain(cover.iter())
+            .map(|m| m.subject.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .unwrap_or(1);
+
+    let mut checks = Vec::new();
+    let mut applied: Option<revision::Tree> = None;
+    checks.push(timed("apply", reporter, || {
+        let (outcome, tree) = check_apply(&pin, &rev, reporter)?;
+        applied = tree;
+        Ok(outcome)
+    }));
+    checks.push(timed("subjects", reporter, || {
+        Ok(check_subjects(&rev, &mails, cover.as_ref()))
+    }));
+    checks.push(timed("signed-off", reporter, || {
+        Ok(check_signed_off(&mails))
+    }));
+    checks.push(timed("changelog", reporter, || {
+        Ok(check_changelog(&mails, cover.as_ref(), version))
+    }));
+    checks.push(timed("checkpatch", reporter, || {
+        check_checkpatch(&pin, &mails)
+    }));
+    checks.push(timed("abi-doc", reporter, || Ok(check_abi(&mails))));
+    checks.push(timed("get-maintainer", reporter, || {
+        check_get_maintainer(&pin, &mails)
+    }));
+    checks.push(timed("range-diff", reporter, || match &applied {
+        None => Ok(CheckResult::skip("the series does not apply (see apply)")),
+        Some(tree) => check_range_diff(&pin, &rev, tree, version, reporter),
+    }));
+    let mut check_tree: Option<CheckTree> = None;
+    checks.push(timed("bisect-build", reporter, || {
+        if args.skip_builds {
+            return Ok(CheckResult::skip("--skip-builds"));
+        }
+        if applied.is_none() {
+            return Ok(CheckResult::skip("the series does not apply (see apply)"));
+        }
+        let tree = CheckTree::open(&pin, &rev, reporter)?;
+        let outcome = tree.bisect(&mails, &targets, jobs, reporter)?;
+        check_tree = Some(tree);
+        Ok(outcome)
+    }));
+    checks.push(timed("build-only", reporter, || {
+        if args.skip_builds {
+            return Ok(CheckResult::skip("--skip-builds"));
+        }
+        let Some(tree) = &check_tree else {
+            return Ok(CheckResult::skip(
+                "no tree to build (the series does not apply or bisect-build could not run)",
+            ));
+        };
+        let dir = crate::config::configs_dir().join("kernel");
+        let fragments = [
+            dir.join("build-only-noacpi.config"),
+            dir.join("build-only-nopci.config"),
+        ];
+        tree.build_only(&fragments, &mails, &targets, jobs, reporter)
+    }));
+    drop(check_tree);
+    checks.sort_by_key(|c| CHECKS.iter().position(|n| *n == c.name));
+
+    let report = Report {
+        revision: rev.name.clone(),
+        dir: crate::config::display(&rev.dir),
+        pin: format!(
+            "linux {} ({}, base {})",
+            pin.version,
+            pin.description,
+            &pin.base[..12]
+        ),
+        patches: mails.iter().map(|m| m.file.clone()).collect(),
+        cover_letter: cover.as_ref().map(|c| c.file.clone()),
+        checks,
+    };
+    let bytes = serde_json::to_vec_pretty(&report)?;
+    crate::write_atomic(&json_path(&report), &bytes)?;
+    if let Some(path) = &args.json {
+        crate::write_atomic(path, &bytes)
+            .with_context(|| format!("writing the JSON report to {}", path.display()))?;
+    }
+    Ok(report)
+}
+
+/// Runs one check, timing it; an error is a FAIL that quotes it.
+fn timed(name: &str, reporter: &Reporter, f: impl FnOnce() -> Result<CheckResult>) -> Check {
+    reporter.stage(format!("check-series: {name}"));
+    let started = Instant::now();
+    let outcome = f().unwrap_or_else(|err| {
+        let text = format!("{err:#}");
+        let mut lines = text.lines().map(str::to_string);
+        let summary = lines.next().unwrap_or_default();
+        CheckResult::fail(
+            format!("could not run: {summary}"),
+            lines.collect::<Vec<_>>(),
+        )
+    });
+    let secs = crate::secs(started.elapsed());
+    reporter.note(format!(
+        "{} {name} ({secs:.1} s): {}",
+        outcome.status, outcome.summary
+    ));
+    Check {
+        name: name.to_string(),
+        status: outcome.status,
+        secs,
+        summary: outcome.summary,
+        evidence: outcome.evidence,
+    }
+}
+
+/// A known revision name, a git range `NAME=TREE:BASE..BRANCH`, else a
+/// directory with a `series` file (as given, or relative to the project
+/// root).
+pub fn resolve_revision(arg: &str) -> Result<Revision> {
+    if crate::pipeline::git_range::is_range(arg) {
+        return crate::pipeline::selection::load_revision(arg);
+    }
+    let series = revision::series_dir();
+    if revision::known(&series).iter().any(|k| k == arg) {
+        return revision::load(&series, arg);
+    }
+    let given = PathBuf::from(arg);
+    let found = [given.clone(), crate::project_root().join(&given)]
+        .into_iter()
+        .find(|p| p.join("series").is_file());
+    let Some(dir) = found else {
+        return revision::load(&series, arg).with_context(|| {
+            format!("{arg:?} is neither a revision name nor a directory holding a `series` file")
+        });
+    };
+    let dir = dir
+        .canonicalize()
+        .with_context(|| format!("resolving {}", dir.display()))?;
+    let (Some(parent), Some(name)) = (dir.parent(), dir.file_name()) else {
+        bail!("{} cannot be a revision directory", dir.display());
+    };
+    let mut rev = revision::load(parent, &name.to_string_lossy())?;
+    rev.name = crate::config::display(&dir);
+    Ok(rev)
+}
+
+/// The cover letter: a mail in the revision's directory, not in `series`,
+/// numbered 0/n (`0000-cover-letter.patch` is looked at first).
+fn find_cover(rev: &Revision) -> Result<Option<Mail>> {
+    let mut candidates: Vec<PathBuf> = std::fs::read_dir(&rev.dir)?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "patch" || e == "eml") && !rev.patches.contains(p)
+        })
+        .collect();
+    candidates.sort_by_key(|p| {
+        (
+            p.file_name().is_none_or(|f| f != "0000-cover-letter.patch"),
+            p.clone(),
+        )
+    });
+    for path in candidates {
+        let mail = mail::read(&path)?;
+        if let Ok(tag) = mail::parse_subject(&mail.subject) {
+            if tag.number.is_some_and(|(k, _)| k == 0) {
+                return Ok(Some(mail));
+            }
+        }
+    }
+    Ok(None)
+}
+
+fn check_apply(
+    pin: &Pin,
+    rev: &Revision,
+    reporter: &Reporter,
+) -> Result<(CheckResult, Option<revision::Tree>)> {
+    match revision::prepare(pin, rev, reporter) {
+        Ok(tree) => {
+            let range = format!("{}..HEAD", pin.base);
+            let log = git(
+                &tree.dir,
+                &["log", "--reverse", "--format=%h %an: %s", &range],
+            )?;
+            let mut evidence: Vec<String> = log.lines().map(str::to_string).collect();
+            evidence.push(format!(
+                "tree {} (kept while the series' hash is unchanged), touching {}",
+                crate::config::display(&tree.dir),
+                tree.touched.join(", ")
+            ));
+            let outcome = CheckResult::pass(
+                format!(
+                    "{} patch(es) apply with git am on {}",
+                    rev.patches.len(),
+                    &pin.base[..12]
+                ),
+                evidence,
+            );
+            Ok((outcome, Some(tree)))
+        }
+        Err(err) => {
+            let text = format!("{err:#}");
+            let lines: Vec<String> = text.lines().map(str::to_string).collect();
+            let summary = lines.first().cloned().unwrap_or_default();
+            Ok((CheckResult::fail(summary, lines[1..].to_vec()), None))
+        }
+    }
+}
+
+fn check_subjects(rev: &Revision, mails: &[Mail], cover: Option<&Mail>) -> CheckResult {
+    let patches: Vec<(String, String)> = mails
+        .iter()
+        .map(|m| (m.file.clone(), m.subject.clone()))
+        .collect();
+    let cover = cover.map(|c| (c.file.clone(), c.subject.clone()));
+    let last = rev.name.rsplit('/').next().unwrap_or(&rev.name);
+    let expected = last.strip_prefix('v').and_then(|v| v.parse::<u32>().ok());
+    let (problems, evidence) = mail::check_subjects(&patches, cover.as_ref(), expected);
+    let n = patches.len();
+    let ok = if n == 1 {
+        "a single patch, [PATCH vN] form".to_string()
+    } else {
+        format!("numbered 1/{n}..{n}/{n} with the cover letter 0/{n}, one version")
+    };
+    CheckResult::judge(problems, evidence, ok)
+}
+
+fn check_signed_off(mails: &[Mail]) -> CheckResult {
+    let mut problems = Vec::new();
+    let mut evidence = Vec::new();
+    for mail in mails {
+        let signoffs = mail.signoffs();
+        if signoffs.is_empty() {
+            problems.push(format!(
+                "{}: no Signed-off-by: line (author {})",
+                mail.file, mail.author
+            ));
+        } else if let Some(sob) = signoffs.iter().find(|s| s.same_as(&mail.author)) {
+            evidence.push(format!("{}: Signed-off-by: {sob} is the author", mail.file));
+        } else {
+            problems.push(format!(
+                "{}: no Signed-off-by: from the author {} (found: {})",
+                mail.file,
+                mail.author,
+                signoffs
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
+    CheckResult::judge(
+        problems,
+        evidence,
+        format!("all {} patch(es) signed off by their author", mails.len()),
+    )
+}
+
+fn check_changelog(mails: &[Mail], cover: Option<&Mail>, version: u32) -> CheckResult {
+    let (text, place) = match cover {
+        Some(cover) => (
+            format!("{}\n{}", cover.message, cover.rest),
+            format!("the cover letter {}", cover.file),
+        ),
+        None if mails.len() == 1 => (
+            mails[0].notes(),
+            format!("the notes below --- in {}", mails[0].file),
+        ),
+        None => {
+            return CheckResult::fail(
+                "no cover letter to carry the changelog",
+                vec![format!("v{version} has {} patches", mails.len())],
+            )
+        }
+    };
+    match mail::check_changelog(&text, version) {
+        Ok(mut evidence) => {
+            evidence.insert(0, format!("read from {place}"));
+            CheckResult::pass(
+                if version > 1 {
+                    format!("v{version}: {place} names v1..v{}", version - 1)
+                } else {
+                    "v1: nothing earlier to name".to_string()
+                },
+                evidence,
+            )
+        }
+        Err(problem) => CheckResult::fail(
+            format!("v{version}: {problem}"),
+            vec![format!("read from {place}")],
+        ),
+    }
+}
+
+fn check_checkpatch(pin: &Pin, mails: &[Mail]) -> Result<CheckResult> {
+    let mut evidence = Vec::new();
+    let mut problems = Vec::new();
+    let (mut errors, mut warnings, mut checks, mut deferred) = (0, 0, 0, 0);
+    for mail in mails {
+        let path = &mail.path;
+        // Seconds per patch: in a group of its own, like every child that
+        // can outlast a moment, so a SIGTERM to the harness stops it too.
+        let output = Cmd::new("perl")
+            .args([
+                "scripts/checkpatch.pl",
+                "--strict",
+                "--show-types",
+                "--color=never",
+            ])
+            .arg(path)
+            .dir(&pin.repo)
+            .output()
+            .context("running perl scripts/checkpatch.pl (is perl installed?)")?;
+        let text = String::from_utf8_lossy(&output.stdout);
+        let (findings, totals) = mail::parse_checkpatch(&text);
+        let Some((e, w, c)) = totals else {
+            problems.push(format!(
+                "{}: checkpatch did not finish: {}",
+                mail.file,
+                String::from_utf8_lossy(&output.stderr).trim()
+            ));
+            continue;
+        };
+        errors += e;
+        warnings += w;
+        checks += c;
+        evidence.push(format!(
+            "{}: {e} error(s), {w} warning(s), {c} check(s)",
+            mail.file
+        ));
+        for finding in &findings {
+            let owned = SIGN_OFF_TYPES.contains(&finding.kind.as_str());
+            let shown = format!(
+                "{}:{} {}{}",
+                finding.level,
+                finding.kind,
+                finding.message,
+                finding
+                    .location
+                    .as_ref()
+                    .map(|l| format!(" ({l})"))
+                    .unwrap_or_default()
+            );
+            if owned {
+                deferred += 1;
+            } else {
+                problems.push(format!("{}: {shown}", mail.file));
+            }
+            evidence.push(format!(
+                "  {shown}{}",
+                if owned { " [judged by signed-off]" } else { "" }
+            ));
+        }
+    }
+    evidence.push(format!(
+        "rule: --strict, so any ERROR, WARNING or CHECK fails; {} findings are left to the \
+         signed-off check",
+        SIGN_OFF_TYPES.join("/")
+    ));
+    let counts = format!(
+        "{errors} error(s), {warnings} warning(s), {checks} check(s) over {} patch(es){}",
+        mails.len(),
+        if deferred > 0 {
+            format!(" ({deferred} sign-off finding(s) left to signed-off)")
+        } else {
+            String::new()
+        }
+    );
+    if problems.is_empty() {
+        Ok(CheckResult::pass(format!("--strict: {counts}"), evidence))
+    } else {
+        Ok(CheckResult::fail(format!("--strict: {counts}"), evidence))
+    }
+}
+
+fn check_abi(mails: &[Mail]) -> CheckResult {
+    let diff: String = mails
+        .iter()
+        .map(|m| m.diff())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let attributes = mail::new_attributes(&diff);
+    let whats = mail::abi_whats(&diff);
+    let mut problems = Vec::new();
+    let mut evidence = Vec::new();
+    for attr in &attributes {
+        match whats.iter().find(|w| mail::documents(w, &attr.name)) {
+            Some(what) => evidence.push(format!(
+                "{} ({}) documented by What: {what}",
+                attr.name, attr.at
+            )),
+            None => problems.push(format!(
+                "new sysfs attribute `{}` ({}) has no What: line added under Documentation/ABI/",
+                attr.name, attr.at
+            )),
+        }
+    }
+    let ok = if attributes.is_empty() {
+        "no new sysfs attribute".to_string()
+    } else {
+        format!(
+            "{} new attribute(s), each documented in Documentation/ABI/",
+            attributes.len()
+        )
+    };
+    CheckResult::judge(problems, evidence, ok)
+}
+
+fn check_get_maintainer(pin: &Pin, mails: &[Mail]) -> Result<CheckResult> {
+    let paths: Vec<&Path> = mails.iter().map(|m| m.path.as_path()).collect();
+    let output = Cmd::new("perl")
+        .args(["scripts/get_maintainer.pl", "--nogit", "--nogit-fallback"])
+        .args(&paths)
+        .dir(&pin.repo)
+        .output()?;
+    let text = String::from_utf8_lossy(&output.stdout).to_string();
+    if !output.status.success() || text.trim().is_empty() {
+        return Ok(CheckResult::fail(
+            "scripts/get_maintainer.pl did not answer",
+            String::from_utf8_lossy(&output.stderr)
+                .lines()
+                .map(str::to_string)
+                .collect(),
+        ));
+    }
+    let (to, cc) = mail::recipients(&text);
+    let mut evidence = vec![
+        format!("To: {}", to.join(", ")),
+        format!("Cc: {}", cc.join(", ")),
+    ];
+    evidence.extend(text.lines().map(|l| format!("  {l}")));
+    Ok(CheckResult::pass(
+        format!(
+            "informational: To {} address(es), Cc {}",
+            to.len(),
+            cc.len()
+        ),
+        evidence,
+    ))
+}
+
+fn check_range_diff(
+    pin: &Pin,
+    rev: &Revision,
+    tree: &revision::Tree,
+    version: u32,
+    reporter: &Reporter,
+) -> Result<CheckResult> {
+    if version <= 1 {
+        return Ok(CheckResult::pass(
+            "v1: no earlier version to compare with",
+            Vec::new(),
+        ));
+    }
+    let previous = format!("v{}", version - 1);
+    let parent = rev.dir.parent().unwrap_or(Path::new("."));
+    if !parent.join(&previous).join("series").is_file() {
+        return Ok(CheckResult::pass(
+            format!(
+                "no {previous} in {} to compare with (informational)",
+                crate::config::display(parent)
+            ),
+            Vec::new(),
+        ));
+    }
+    let mut prev = revision::load(parent, &previous)?;
+    if parent != revision::series_dir() {
+        prev.name = crate::config::display(&prev.dir);
+    }
+    let prev_tree = revision::prepare(pin, &prev, reporter)
+        .with_context(|| format!("applying the previous revision {previous}"))?;
+    let prev_head = git(&prev_tree.dir, &["rev-parse", "HEAD"])?;
+    let head = git(&tree.dir, &["rev-parse", "HEAD"])?;
+    let old = format!("{}..{}", pin.base, prev_head.trim());
+    let new = format!("{}..{}", pin.base, head.trim());
+    let output = git::cmd(&tree.dir, &["range-diff", "--no-color", &old, &new]).output()?;
+    if !output.status.success() {
+        return Ok(CheckResult::fail(
+            format!("git range-diff {previous}..{} failed", rev.name),
+            String::from_utf8_lossy(&output.stderr)
+                .lines()
+                .map(str::to_string)
+                .collect(),
+        ));
+    }
+    let text = String::from_utf8_lossy(&output.stdout).to_string();
+    let saved = crate::work_dir().join("logs").join(format!(
+        "check-series-{}-range-diff.txt",
+        rev.name.replace('/', "-")
+    ));
+    crate::write_atomic(&saved, text.as_bytes())?;
+    let pairs = text
+        .lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .nth(2)
+                .is_some_and(|s| ["=", "!", "<", ">"].contains(&s))
+        })
+        .count();
+    let mut evidence = vec![format!(
+        "git range-diff {old} {new} (full output: {})",
+        crate::config::display(&saved)
+    )];
+    evidence.extend(text.lines().map(str::to_string));
+    Ok(CheckResult::pass(
+        format!(
+            "informational: {previous} ({} patch(es)) -> v{version} ({} patch(es)), {pairs} \
+             range-diff entries",
+            prev.patches.len(),
+            rev.patches.len()
+        ),
+        evidence,
+    ))
+}
+
+/// The build targets: vmlinux, or the directories of `--objects`.
+fn targets(args: &Args, rev: &Revision) -> Result<Targets> {
+    if args.objects.is_empty() {
+        return Ok(Targets::Vmlinux);
+    }
+    let mut objects = Vec::new();
+    for object in &args.objects {
+        if object == "touched" {
+            let mails = rev
+                .patches
+                .iter()
+                .map(|p| mail::read(p))
+                .collect::<Result<Vec<_>>>()?;
+            objects.extend(builds::touched_objects(&mails));
+            continue;
+        }
+        if !object.ends_with(".o") || object.starts_with('/') || object.contains("..") {
+            bail!(
+                "--objects {object}: expected an object path relative to the tree, such as \
+                 drivers/pci/pci-sysfs.o, or `touched`"
+            );
+        }
+        objects.push(object.clone());
+    }
+    objects.dedup();
+    if objects.is_empty() {
+        bail!("--objects touched: the series touches no .c or .S file");
+    }
+    Ok(Targets::Objects(objects))
+}

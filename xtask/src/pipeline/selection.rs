@@ -1,0 +1,119 @@
+//! Which revisions and topologies a run covers: a profile of
+//! `configs/matrix.toml`, narrowed by `--revision`/`--topology`, resolved
+//! into loaded revisions and topologies (every unknown name an error that
+//! lists the known ones), and how many cores a build may use.
+
+use crate::config::matrix::{self, Matrix};
+use crate::config::topology::{self, Topology};
+use crate::pipeline::revision::{self, Revision};
+use anyhow::{Context, Result};
+
+/// One resolved selection.
+pub struct Selection {
+    pub matrix: Matrix,
+    pub revisions: Vec<Revision>,
+    pub topologies: Vec<Topology>,
+}
+
+/// Resolves profile and filters into loaded revisions and topologies;
+/// every unknown name is an error listing the known ones.
+pub fn select(
+    profile: Option<&str>,
+    revisions: &[String],
+    topologies: &[String],
+) -> Result<Selection> {
+    let matrix = matrix::load(&matrix::path())?;
+    let profile_name = profile.unwrap_or(&matrix.spec.default_profile).to_string();
+    let profile = matrix.profile(&profile_name)?.clone();
+    let rev_names = if revisions.is_empty() {
+        profile.revisions.clone()
+    } else {
+        revisions.to_vec()
+    };
+    let topo_dir = topology::dir();
+    let mut topo_names = if topologies.is_empty() {
+        profile.topologies.clone()
+    } else {
+        topologies.to_vec()
+    };
+    if topo_names.iter().any(|t| t == "*") {
+        topo_names = topology::known(&topo_dir);
+    }
+    let revisions = rev_names
+        .iter()
+        .map(|r| load_revision(r))
+        .collect::<Result<Vec<_>>>()?;
+    let topologies = topo_names
+        .iter()
+        .map(|t| crate::model::load_topology(&topo_dir, t))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Selection {
+        matrix,
+        revisions,
+        topologies,
+    })
+}
+
+/// A shipped revision by name, or a git range `NAME=TREE:BASE..BRANCH`
+/// ([`crate::pipeline::git_range`]).
+pub fn load_revision(word: &str) -> Result<Revision> {
+    let series = revision::series_dir();
+    if crate::pipeline::git_range::is_range(word) {
+        return crate::pipeline::git_range::load(word, &revision::known(&series));
+    }
+    revision::load(&series, word)
+}
+
+/// The revision being developed: the last one the default profile of
+/// configs/matrix.toml lists (`boot` boots it when no `--revision` is
+/// given).
+pub fn newest_revision() -> Result<String> {
+    let matrix = matrix::load(&matrix::path())?;
+    let profile = matrix.profile(&matrix.spec.default_profile)?;
+    profile.revisions.last().cloned().with_context(|| {
+        format!(
+            "{}: profile {} lists no revision",
+            crate::config::display(&matrix.path),
+            matrix.spec.default_profile
+        )
+    })
+}
+
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn boot_defaults_to_the_last_revision_of_the_default_profile() {
+        let m = matrix::load(&matrix::path()).unwrap();
+        let default = &m.spec.profiles[&m.spec.default_profile];
+        let newest = newest_revision().unwrap();
+        assert_eq!(Some(&newest), default.revisions.last());
+        assert_ne!(newest, "baseline");
+    }
+
+    #[test]
+    fn every_shipped_profile_names_known_revisions_and_topologies() {
+        let m = matrix::load(&matrix::path()).unwrap();
+        let revisions = revision::known(&revision::series_dir());
+        let topologies = topology::known(&topology::dir());
+        for (name, p) in &m.spec.profiles {
+            for r in &p.revisions {
+                assert!(
+                    revisions.contains(r),
+                    "profile {name}: unknown revision {r}"
+                );
+            }
+            for t in p.topologies.iter().filter(|t| *t != "*") {
+                assert!(
+                    topologies.contains(t),
+                    "profile {name}: unknown topology {t}"
+                );
+            }
+        }
+    }
+}
