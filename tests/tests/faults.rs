@@ -919,3 +919,86 @@ fn sigterm_during_git_am_stops_it_and_the_next_run_applies_the_series_anew() {
     );
     scratch.assert_no_leftovers();
 }
+
+#[test]
+#[ignore = "asks the Debian archive and downloads a .deb (network): run by cargo xtask ci"]
+fn an_aged_pin_names_the_served_versions_and_pin_update_moves_it() {
+    let _serial = serial();
+    let scratch = Scratch::new();
+    let work = scratch.path().join("work");
+    let env = [("GSI_WORK_DIR", work.as_os_str())];
+    // A build the archive dropped long ago, with a made-up hash.
+    let toml = scratch.configs.join("kernel.toml");
+    let shipped = std::fs::read_to_string(&toml).unwrap();
+    let aged: String = shipped
+        .lines()
+        .map(|l| {
+            if l.starts_with("version = ") {
+                "version = \"6.12.1-1~deb12u1\"".to_string()
+            } else if l.starts_with("sha256 = ") {
+                format!("sha256 = \"{}\"", "ab".repeat(32))
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&toml, aged + "\n").unwrap();
+
+    let (code, output) = scratch.run(&["kernel", "fetch"], &env);
+    println!("== kernel fetch on an aged pin:\n{output}");
+    assert_eq!(code, 1, "{output}");
+    assert!(
+        output.contains("6.12.1-1~deb12u1, the version configs/kernel.toml pins, is not served"),
+        "{output}"
+    );
+    assert!(output.contains("served now: 6.12."), "{output}");
+    assert!(output.contains("cargo xtask pin update"), "{output}");
+    assert!(
+        !work
+            .join("pin")
+            .read_dir()
+            .is_ok_and(|mut d| d.any(|e| e.is_ok_and(|e| e.path().join("src").exists()))),
+        "a tree was unpacked for a pin that could not be fetched"
+    );
+
+    // The command moves it to the newest served build, verified.
+    let (code, output) = scratch.run(&["pin", "update"], &env);
+    println!("== pin update:\n{output}");
+    assert_eq!(code, 0, "{output}");
+    let moved = std::fs::read_to_string(&toml).unwrap();
+    let version = moved
+        .lines()
+        .find_map(|l| l.strip_prefix("version = \""))
+        .and_then(|v| v.strip_suffix('"'))
+        .unwrap()
+        .to_string();
+    assert_ne!(version, "6.12.1-1~deb12u1");
+    let sha = moved
+        .lines()
+        .find_map(|l| l.strip_prefix("sha256 = \""))
+        .and_then(|v| v.strip_suffix('"'))
+        .unwrap()
+        .to_string();
+    let deb = work
+        .join("downloads")
+        .join(format!("linux-source-6.12_{version}.deb"));
+    assert_eq!(xtask::sha256_file(&deb).unwrap(), sha);
+    // Only the two values changed.
+    let changed: Vec<&str> = moved
+        .lines()
+        .zip(shipped.lines())
+        .filter(|(a, b)| a != b)
+        .map(|(a, _)| a)
+        .collect();
+    assert!(
+        changed
+            .iter()
+            .all(|l| l.starts_with("version = ") || l.starts_with("sha256 = ")),
+        "{changed:?}"
+    );
+    let (code, output) = scratch.run(&["pin", "list"], &env);
+    assert_eq!(code, 0, "{output}");
+    assert!(output.contains(&format!("{version}  (pinned)")), "{output}");
+    scratch.assert_no_leftovers();
+}
