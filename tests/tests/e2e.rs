@@ -8,7 +8,7 @@
 //! test`; `cargo xtask ci` (and .ci/run) runs them.
 
 use xtask::pipeline::run::{run_with, Args};
-use xtask::report::{Report, Run};
+use xtask::report::{Differential, Report, Run};
 use xtask::report::{TrialOutcome, Verdict};
 use xtask::sys::progress::{Event, Progress, Reporter};
 
@@ -28,6 +28,10 @@ fn events_of(f: impl FnOnce(&Reporter) -> Report) -> (Report, Vec<Event>) {
     let report = f(&reporter);
     drop(reporter);
     (report, events.try_iter().collect())
+}
+
+fn planned(revision: &str, topology: &str) -> Vec<String> {
+    xtask::pipeline::selection::planned_trials(revision, topology).unwrap()
 }
 
 fn run<'a>(report: &'a Report, revision: &str, topology: &str) -> &'a Run {
@@ -77,13 +81,19 @@ fn smoke_profile_patches_builds_boots_and_tests() {
             r.topology,
             r
         );
-        assert!(
-            r.trials.len() >= 6,
-            "{}/{}: only {} trials",
-            r.revision,
-            r.topology,
-            r.trials.len()
-        );
+        // Exactly the trials the plan of this boot makes, each once, and
+        // no sysfs-diff trial (a pass compared equal with baseline).
+        let mut reported: Vec<&str> = r.trials.iter().map(|t| t.name.as_str()).collect();
+        reported.sort();
+        let mut planned = planned(&r.revision, &r.topology);
+        planned.sort();
+        assert_eq!(reported, planned, "{}/{}", r.revision, r.topology);
+        let compared = if r.revision == "baseline" {
+            Differential::Baseline
+        } else {
+            Differential::Compared
+        };
+        assert_eq!(r.differential, compared, "{}/{}", r.revision, r.topology);
         assert!(
             std::path::Path::new(&xtask::project_root().join(&r.log)).is_file()
                 || std::path::Path::new(&r.log).is_file()

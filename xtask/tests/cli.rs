@@ -16,19 +16,52 @@ fn no_argument_lists_the_verbs() {
     }
 }
 
+/// The names under `Commands:` in a `--help` text, without `help`.
+fn commands(help: &str) -> Vec<String> {
+    help.lines()
+        .skip_while(|l| l.trim() != "Commands:")
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(str::to_string)
+        .collect()
+}
+
 #[test]
 fn every_verb_has_help() {
-    for verb in [
-        &["test-matrix"][..],
-        &["kernel", "fetch"],
-        &["kernel", "build"],
-        &["boot"],
-    ] {
-        let mut args = verb.to_vec();
+    // The verbs as the binary lists them, so a new verb is covered too;
+    // a verb with its own verbs (kernel, report) down to the leaves.
+    let (_, top) = xtask(&["--help"]);
+    let mut queue: Vec<Vec<String>> = commands(&top).into_iter().map(|v| vec![v]).collect();
+    assert!(queue.len() >= 8, "too few verbs in:\n{top}");
+    let mut checked = Vec::new();
+    while let Some(verb) = queue.pop() {
+        let mut args: Vec<&str> = verb.iter().map(String::as_str).collect();
         args.push("--help");
         let (ok, text) = xtask(&args);
         assert!(ok, "{args:?}: {text}");
-        assert!(text.contains("Usage"), "{args:?}: {text}");
+        assert!(
+            text.contains(&format!("Usage: cargo xtask {}", verb.join(" "))),
+            "{args:?}: {text}"
+        );
+        for sub in commands(&text) {
+            queue.push(verb.iter().cloned().chain([sub]).collect());
+        }
+        checked.push(verb.join(" "));
+    }
+    checked.sort();
+    for leaf in [
+        "kernel build",
+        "kernel fetch",
+        "report merge",
+        "bench",
+        "ci",
+    ] {
+        assert!(
+            checked.iter().any(|c| c == leaf),
+            "{leaf} not in {checked:?}"
+        );
     }
 }
 
@@ -71,16 +104,20 @@ fn bench_has_help_naming_each_section() {
 
 #[test]
 fn bench_refuses_bad_counts_and_sections_before_any_work() {
-    let (ok, text) = xtask(&["bench", "--boots", "0"]);
+    // A work dir of this test's own that does not exist yet: a refused
+    // bench must not even create it.
+    let scratch = tempfile::tempdir().unwrap();
+    let work = scratch.path().join("work");
+    let bench = |args: &[&str]| common::xtask_in(&work, args);
+    let (ok, text) = bench(&["bench", "--boots", "0"]);
     assert!(!ok);
     assert!(text.contains("at least 1"), "{text}");
-    let (ok, text) = xtask(&["bench", "--only", "lukewarm"]);
+    let (ok, text) = bench(&["bench", "--only", "lukewarm"]);
     assert!(!ok);
     assert!(text.contains("warm") && text.contains("flake"), "{text}");
     assert!(
-        !std::env::temp_dir()
-            .join("gsi-bench-cli-test-unused/bench")
-            .exists(),
-        "a refused bench wrote into the work dir"
+        !work.exists(),
+        "a refused bench wrote into its work dir {}",
+        work.display()
     );
 }

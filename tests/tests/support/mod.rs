@@ -3,6 +3,8 @@
 //! "nothing left behind" is checked on every process a run started),
 //! waiting for an event instead of a fixed time, signals, and the runs,
 //! logs and caches the tests look at.
+// Each test file that includes it (faults.rs, as_root.rs) uses a part.
+#![allow(dead_code)]
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};

@@ -8,6 +8,7 @@ pub mod check_series;
 pub(crate) mod ci;
 pub(crate) mod kernel;
 pub(crate) mod mutants;
+pub(crate) mod pin;
 pub(crate) mod report;
 pub(crate) mod test_matrix;
 
@@ -73,6 +74,10 @@ enum Command {
     /// Fetch the pinned tree or build kernels without booting.
     #[command(subcommand)]
     Kernel(kernel::Command),
+    /// The Debian pin against what the archive serves now; move it to a
+    /// served build when the pinned one is gone.
+    #[command(subcommand)]
+    Pin(pin::Command),
     /// Boot one topology with the console on this terminal.
     Boot(boot::Args),
     /// Run the matrix on every mutant and say which topology killed it.
@@ -99,6 +104,7 @@ pub fn main() -> ! {
     let result = match cli.command {
         Command::TestMatrix(args) => test_matrix::run(args),
         Command::Kernel(command) => kernel::run(command),
+        Command::Pin(command) => pin::run(command),
         Command::Boot(args) => boot::run(args),
         Command::CheckSeries(args) => check_series::run(args),
         Command::Ci(args) => ci::run(args),

@@ -433,6 +433,17 @@ pub fn judge(
         problems = console.problems(planned);
         problems.push("END without DONE: the suite's exit status was never reported".into());
         Verdict::ConsoleCorrupt
+    } else if console.begun
+        && console.init_errors.is_empty()
+        && matches!(
+            console.done_status,
+            Some(Done::Exited(0 | protocol::SUITE_FAILED))
+        )
+    {
+        // The suite exited as it does after END, but END never arrived.
+        problems = console.problems(planned);
+        problems.push("DONE without END: the suite's totals were never read".into());
+        Verdict::ConsoleCorrupt
     } else if console.begun || !console.init_errors.is_empty() {
         if ending == Ending::TimedOut {
             Verdict::Timeout

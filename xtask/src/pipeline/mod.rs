@@ -8,6 +8,8 @@ pub(crate) mod shard;
 
 // The pinned tree, each revision applied to it (shipped, or a range of a
 // developer's git tree), and the kernel built from it.
+/// What Debian's archive serves, and verified downloads from it.
+pub(crate) mod debian;
 pub mod pin;
 
 pub mod revision;

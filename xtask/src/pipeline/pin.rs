@@ -312,11 +312,18 @@ fn download_deb(
         output = attempt()?;
     }
     if !output.status.success() {
+        let said = String::from_utf8_lossy(&output.stdout).trim().to_string();
+        // An aged pin: the archive dropped this build for newer ones.
+        let served = crate::pipeline::debian::served_versions(package).unwrap_or_default();
+        if !served.iter().any(|v| v == version) {
+            bail!(
+                "apt-get download {spec} failed:\n{said}\n{}",
+                crate::pipeline::debian::not_served(package, version, &served)
+            );
+        }
         bail!(
-            "apt-get download {spec} failed:\n{}\nthe package lists may be stale: run `apt-get update` \
-             (as root); if the version is no longer served, pin another one in configs/kernel.toml \
-             (`apt-cache madison {package}` lists them)",
-            String::from_utf8_lossy(&output.stdout).trim()
+            "apt-get download {spec} failed although apt lists that version:\n{said}\nthe \
+             package lists may be stale: run `apt-get update` (as root) and try again"
         );
     }
     let fetched = std::fs::read_dir(scratch.path())?

@@ -79,6 +79,21 @@ pub fn newest_revision() -> Result<String> {
     })
 }
 
+/// The trial names the shipped configs plan for `revision` on
+/// `topology`: what a whole report of that boot holds (tests compare
+/// reports with it).
+pub fn planned_trials(revision: &str, topology: &str) -> Result<Vec<String>> {
+    let matrix = matrix::load(&matrix::path())?;
+    let topology = topology::load(&topology::dir(), topology)?;
+    let plan = crate::model::plan::of(
+        &topology,
+        revision,
+        matrix.attribute(revision),
+        matrix.policy(),
+    );
+    Ok(crate::pipeline::console::planned_trials(&plan))
+}
+
 pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
 }

@@ -1,0 +1,200 @@
+//! What Debian's archive serves: the versions of a package it has now
+//! (`apt-cache madison`), newest first, and a verified download of one.
+//!
+//! The archive serves a few builds of `linux-source-6.12` at once and drops
+//! old ones as new ones come, so a pinned version ages out. The pin module
+//! asks here which versions are served when its download fails, to say
+//! what to move to; `cargo xtask pin update` moves it.
+
+use crate::sys::process::Cmd;
+use anyhow::{bail, Context, Result};
+use std::cmp::Ordering;
+use std::path::{Path, PathBuf};
+
+/// The versions of `package` the configured archives serve now, newest
+/// first (apt's own ordering, through `dpkg --compare-versions`). Empty
+/// when apt knows none (stale or missing package lists).
+pub fn served_versions(package: &str) -> Result<Vec<String>> {
+    let output = Cmd::new("apt-cache")
+        .args(["madison", package])
+        .output()
+        .context("running apt-cache madison (is apt installed?)")?;
+    let mut versions = parse_madison(package, &String::from_utf8_lossy(&output.stdout));
+    versions.sort_by(|a, b| compare_versions(b, a));
+    versions.dedup();
+    Ok(versions)
+}
+
+/// The version column of `apt-cache madison` lines for `package`
+/// (`pkg | version | archive`), in the order given.
+fn parse_madison(package: &str, text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|line| {
+            let mut cols = line.split('|').map(str::trim);
+            (cols.next()? == package).then_some(())?;
+            let version = cols.next()?;
+            (!version.is_empty() && !version.contains(char::is_whitespace))
+                .then(|| version.to_string())
+        })
+        .collect()
+}
+
+/// Debian version order, as dpkg decides it.
+fn compare_versions(a: &str, b: &str) -> Ordering {
+    let is = |op: &str| {
+        Cmd::new("dpkg")
+            .args(["--compare-versions", a, op, b])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if is("lt") {
+        Ordering::Less
+    } else if is("gt") {
+        Ordering::Greater
+    } else {
+        Ordering::Equal
+    }
+}
+
+/// Whether the process runs as root (it may then refresh apt's lists).
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
+    })
+}
+
+/// `apt-get update`, when root; a fresh machine has no package lists and
+/// a stale one does not know the newest builds. Failures are left to the
+/// next apt command to report.
+pub fn refresh_lists() {
+    if is_root() {
+        let _ = Cmd::new("apt-get")
+            .args(["update", "-q"])
+            .stdout_null()
+            .stderr_null()
+            .output();
+    }
+}
+
+/// Downloads `package=version` with `apt-get download` into `dir` (apt
+/// checks it against the archive's signed index) and checks that the
+/// package says it is that version. Returns the file.
+pub fn download(package: &str, version: &str, dir: &Path) -> Result<PathBuf> {
+    let spec = format!("{package}={version}");
+    let output = Cmd::new("apt-get")
+        .args(["download", "-q", &spec])
+        .dir(dir)
+        .stderr_to_stdout()
+        .output()
+        .context("running apt-get download (is apt installed?)")?;
+    if !output.status.success() {
+        bail!(
+            "apt-get download {spec} failed:\n{}",
+            String::from_utf8_lossy(&output.stdout).trim()
+        );
+    }
+    let deb = std::fs::read_dir(dir)?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "deb"))
+        .with_context(|| format!("apt-get download {spec} succeeded but left no .deb"))?;
+    let said = Cmd::new("dpkg-deb")
+        .args(["--field"])
+        .arg(&deb)
+        .args(["Package", "Version"])
+        .output()
+        .context("running dpkg-deb --field")?;
+    let said = String::from_utf8_lossy(&said.stdout).to_string();
+    let field = |name: &str| {
+        said.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+            .map(str::trim)
+            .unwrap_or("")
+            .to_string()
+    };
+    if field("Package") != package || field("Version") != version {
+        bail!(
+            "{}: the package says it is {} {}, not {package} {version}",
+            deb.display(),
+            field("Package"),
+            field("Version")
+        );
+    }
+    Ok(deb)
+}
+
+/// The error for a pinned version the archive no longer serves: what is
+/// served now and the one command that moves the pin.
+pub fn not_served(package: &str, version: &str, served: &[String]) -> String {
+    let now = if served.is_empty() {
+        format!(
+            "apt knows no version of {package} at all: refresh the package lists (`apt-get update`, as root)"
+        )
+    } else {
+        format!("served now: {}", served.join(", "))
+    };
+    format!(
+        "{package} {version}, the version configs/kernel.toml pins, is not served by the \
+         configured archive any more ({now}).\n\
+         Move the pin to the newest build: cargo xtask pin update\n\
+         or to one of them: cargo xtask pin update <VERSION>\n\
+         (it downloads and verifies the .deb and rewrites version and sha256 in \
+         configs/kernel.toml; every kernel then rebuilds on the new tree)"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn madison_lines_give_the_versions_of_the_package() {
+        let text = "\
+linux-source-6.12 | 6.12.118-1~deb12u1 | https://archive.example/debian-security bookworm-security/main amd64 Packages
+linux-source-6.12 | 6.12.117-1~deb12u1 | https://archive.example/debian-security bookworm-security/main amd64 Packages
+linux-source-6.1 | 6.1.192-1 | https://archive.example/debian bookworm/main amd64 Packages
+garbage without columns
+linux-source-6.12 |  | empty version
+";
+        assert_eq!(
+            parse_madison("linux-source-6.12", text),
+            ["6.12.118-1~deb12u1", "6.12.117-1~deb12u1"]
+        );
+        assert!(parse_madison("linux-source-6.13", text).is_empty());
+    }
+
+    #[test]
+    fn versions_compare_as_dpkg_does() {
+        if crate::sys::tools::find_on_path("dpkg").is_none() {
+            panic!("dpkg is missing: this workbench runs on Debian (apt-get install dpkg)");
+        }
+        assert_eq!(
+            compare_versions("6.12.107-1~deb12u1", "6.12.118-1~deb12u1"),
+            Ordering::Less
+        );
+        // ~ sorts before anything, so a backport is older than the release.
+        assert_eq!(
+            compare_versions("6.12.118-1", "6.12.118-1~deb12u1"),
+            Ordering::Greater
+        );
+        assert_eq!(
+            compare_versions("6.12.118-1", "6.12.118-1"),
+            Ordering::Equal
+        );
+    }
+
+    #[test]
+    fn the_error_names_the_served_versions_and_the_command() {
+        let text = not_served(
+            "linux-source-6.12",
+            "6.12.117-1~deb12u1",
+            &["6.12.118-1~deb12u1".into(), "6.12.116-1~deb12u1".into()],
+        );
+        assert!(text.contains("6.12.117-1~deb12u1, the version configs/kernel.toml pins"));
+        assert!(text.contains("served now: 6.12.118-1~deb12u1, 6.12.116-1~deb12u1"));
+        assert!(text.contains("cargo xtask pin update\n"), "{text}");
+        let none = not_served("linux-source-6.12", "6.12.117-1~deb12u1", &[]);
+        assert!(none.contains("apt-get update"), "{none}");
+    }
+}
