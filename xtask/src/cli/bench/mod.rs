@@ -62,7 +62,7 @@ pub struct Args {
     pub profile: String,
     /// Revision booted for the per-boot figures and --flake, and edited by
     /// the edit run.
-    #[arg(long, short, default_value = "v5")]
+    #[arg(long, short, default_value = "rfc1")]
     pub revision: String,
     /// Topologies for the per-boot figures and --flake (default: all).
     #[arg(long = "topology", short = 't', value_name = "TOPO")]
