@@ -84,6 +84,7 @@ pub fn of(
                     gsi: d.gsi,
                     route: why,
                     link_undecided,
+                    routed_at_boot: enabled && spec.acpi_irq,
                     unbind: d.driver.is_some() && !routing::has_children(&all, &d.qemu),
                 }
             })
