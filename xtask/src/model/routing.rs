@@ -32,7 +32,7 @@
 //! kernel enables during boot have set up, so that the plan can tell the
 //! suite which GSIs a revision can know before a device is enabled.
 
-use crate::config::topology::{slot_of, DeviceToml, Machine, TopologyToml};
+use crate::config::topology::{slot_of, AcpiToml, DeviceToml, Machine, TopologyToml};
 use std::collections::BTreeMap;
 
 /// Where a pin's route ends, and the reason, for messages.
@@ -63,6 +63,8 @@ pub struct Shape<'a> {
     pub machine_options: &'a str,
     /// The topology's kernel command line words, e.g. `noapic`.
     pub cmdline: &'a str,
+    /// Synthetic ACPI tables that replace the machine's `_PRT` and links.
+    pub acpi: Option<&'a AcpiToml>,
 }
 
 impl<'a> Shape<'a> {
@@ -71,6 +73,7 @@ impl<'a> Shape<'a> {
             machine: spec.machine,
             machine_options: &spec.machine_options,
             cmdline: &spec.cmdline,
+            acpi: spec.acpi.as_ref(),
         }
     }
 
@@ -300,6 +303,9 @@ pub fn route(shape: &Shape, root: RootBus, via: &[u8], slot: u8, pin: u8) -> Opt
         format!("slot 0x{slot:02x} INT{} swizzled to ", pin_letter(pin))
     };
     let at = format!("slot 0x{root_slot:02x} INT{}", pin_letter(root_pin));
+    if let (Some(acpi), RootBus::Main) = (shape.acpi, root) {
+        return Some(synthetic_route(acpi, &path, &at, root_slot, root_pin));
+    }
     match (shape.machine, root) {
         (Machine::Pc | Machine::Q35, RootBus::Expander) => {
             // build_prt(false): LNK[A + (slot + pin) % 4 - 1], no LNKS.
@@ -384,6 +390,42 @@ pub fn route(shape: &Shape, root: RootBus, via: &[u8], slot: u8, pin: u8) -> Opt
     }
 }
 
+/// A route through the topology's own `_PRT` (its `[acpi]` table data):
+/// an entry with a GSI gives that GSI; an entry naming a link gives the
+/// link's one possible GSI (Linux forgets a `_CRS` value outside `_PRS`
+/// and programs the possible one, drivers/acpi/pci_link.c); no entry
+/// gives no GSI (`acpi_pci_irq_enable()`: "no GSI").
+fn synthetic_route(acpi: &AcpiToml, path: &str, at: &str, slot: u8, pin: u8) -> Route {
+    let why = |rest: String| format!("synthetic _PRT {path}{at} {rest}");
+    let Some(entry) = acpi.route(slot, pin) else {
+        return Route {
+            gsi: None,
+            why: why("has no entry (the firmware forgot it)".into()),
+            link: None,
+        };
+    };
+    match (&entry.link, entry.gsi) {
+        (Some(name), _) => {
+            let link = acpi.link(name);
+            let gsi = link.and_then(|l| l.possible.first().copied());
+            let crs = match link.and_then(|l| l.current) {
+                Some(c) if Some(c) != gsi => format!(", _CRS {c} outside _PRS"),
+                _ => String::new(),
+            };
+            Route {
+                gsi,
+                why: why(format!("-> {name} (its one GSI {}{crs})", describe(gsi))),
+                link: None,
+            }
+        }
+        (None, gsi) => Route {
+            gsi,
+            why: why(format!("-> GSI {}", describe(gsi))),
+            link: None,
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -410,6 +452,7 @@ mod tests {
             machine,
             machine_options,
             cmdline,
+            acpi: None,
         }
     }
 

@@ -39,7 +39,7 @@ pub(super) fn boots(args: &Args, setup: &Setup, reporter: &Reporter) -> Result<V
             setup.matrix.attribute(rev),
             setup.matrix.policy(),
         );
-        let (initrd, _) = guest::write_initramfs(&setup.binaries, &plan)?;
+        let (initrd, _) = guest::write_initramfs(&setup.binaries, &plan, topology)?;
         let planned = console::planned_trials(&plan);
         let mut walls = Vec::new();
         let (mut pre, mut kernel, mut init, mut suite) = (vec![], vec![], vec![], vec![]);
