@@ -66,12 +66,12 @@ pub struct TopologyToml {
     pub acpi: Option<AcpiToml>,
 }
 
-/// Synthetic ACPI tables: a DSDT (always) whose root-bus `_PRT` and
-/// interrupt links come from here, and a MADT when `ioapic` or `override`
-/// is given. The harness compiles them with `iasl` and hands them to the
+/// Synthetic ACPI tables: on microvm a DSDT whose root-bus `_PRT` and
+/// interrupt links come from here; a MADT when `ioapic` or `override`
+/// is given (on pc, only that). The harness compiles them with `iasl` and hands them to the
 /// kernel through the initramfs table upgrade; the routing model reads the
-/// same data. Only `microvm` with `pcie=on,acpi=on` is supported: its DSDT
-/// is small enough to write whole (`xtask/src/pipeline/acpi.rs`).
+/// same data. A DSDT is written for `microvm` with `pcie=on,acpi=on` only:
+/// its DSDT is small enough to write whole (`xtask/src/pipeline/acpi.rs`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AcpiToml {
@@ -164,10 +164,10 @@ pub struct OverrideToml {
     pub irq: u8,
     /// The GSI it is wired to. Required.
     pub gsi: u32,
-    /// `"edge"` or `"level"`. Default: `"edge"`.
+    /// `"edge"`, `"level"` or `"conforms"` (to the bus). Default: `"edge"`.
     #[serde(default = "default_edge")]
     pub trigger: String,
-    /// `"high"` or `"low"`. Default: `"high"`.
+    /// `"high"`, `"low"` or `"conforms"`. Default: `"high"`.
     #[serde(default = "default_high")]
     pub polarity: String,
 }
@@ -185,7 +185,7 @@ pub const IOAPIC_PINS: u32 = 24;
 
 impl AcpiToml {
     /// The IOAPICs the kernel will see: the file's, or the machine's.
-    pub fn ioapics(&self, machine_options: &str) -> Vec<IoapicToml> {
+    pub fn ioapics(&self, machine: Machine, machine_options: &str) -> Vec<IoapicToml> {
         if !self.ioapics.is_empty() {
             return self.ioapics.clone();
         }
@@ -194,7 +194,7 @@ impl AcpiToml {
             address: 0xfec0_0000,
             gsi_base: 0,
         }];
-        if option(machine_options, "ioapic2") != Some("off") {
+        if machine == Machine::Microvm && option(machine_options, "ioapic2") != Some("off") {
             all.push(IoapicToml {
                 id: 1,
                 address: 0xfec1_0000,
@@ -202,6 +202,12 @@ impl AcpiToml {
             });
         }
         all
+    }
+
+    /// Whether the harness writes the DSDT: on microvm (on pc it writes
+    /// only the MADT).
+    pub fn has_dsdt(&self, machine: Machine) -> bool {
+        machine == Machine::Microvm
     }
 
     /// Whether the harness writes a MADT too.
@@ -220,21 +226,30 @@ impl AcpiToml {
 
     fn validate(&self, file: &str, machine: Machine, machine_options: &str) -> Result<()> {
         let at = format!("{file}: [acpi]");
-        if machine != Machine::Microvm
-            || option(machine_options, "pcie") != Some("on")
-            || option(machine_options, "acpi") != Some("on")
-        {
+        let microvm = machine == Machine::Microvm
+            && option(machine_options, "pcie") == Some("on")
+            && option(machine_options, "acpi") == Some("on");
+        let madt_only = self.links.is_empty() && self.routes.is_empty() && self.unrouted.is_empty();
+        if machine == Machine::Pc && !(madt_only && self.has_madt()) {
+            bail!(
+                "{at}: on machine = \"pc\" only the MADT is written ([[acpi.ioapic]], \
+                 [[acpi.override]]), at least one entry and no link, route or unrouted pin: \
+                 its DSDT stays QEMU's"
+            );
+        }
+        if !microvm && machine != Machine::Pc {
             bail!(
                 "{at}: synthetic tables are written for machine = \"microvm\" with \
                  machine_options holding pcie=on and acpi=on (its DSDT is the one the \
-                 harness can write whole); this file has {:?} with {machine_options:?}",
+                 harness can write whole), or a MADT alone for \"pc\"; this file has {:?} \
+                 with {machine_options:?}",
                 machine.qemu_name()
             );
         }
         if self.stands_for.trim().is_empty() || self.stands_for.contains('\n') {
             bail!("{at}: stands_for must be one line naming the real machine");
         }
-        let ioapics = self.ioapics(machine_options);
+        let ioapics = self.ioapics(machine, machine_options);
         let known = [0xfec0_0000u32, 0xfec1_0000];
         for (i, a) in ioapics.iter().enumerate() {
             if !known.contains(&a.address) {
@@ -296,13 +311,6 @@ impl AcpiToml {
                     link.possible
                 ),
             }
-            if !self
-                .routes
-                .iter()
-                .any(|r| r.link.as_ref() == Some(&link.name))
-            {
-                bail!("{at}: no [[acpi.route]] names it; remove it or route a pin to it");
-            }
         }
         let mut seen = std::collections::HashSet::new();
         for r in &self.routes {
@@ -324,6 +332,18 @@ impl AcpiToml {
                 _ => bail!("{at}: give exactly one of link and gsi"),
             }
         }
+        for link in &self.links {
+            if !self
+                .routes
+                .iter()
+                .any(|r| r.link.as_ref() == Some(&link.name))
+            {
+                bail!(
+                    "{file}: DSDT link {:?}: no [[acpi.route]] names it; remove it or route a pin to it",
+                    link.name
+                );
+            }
+        }
         for u in &self.unrouted {
             if self.route(u.slot, u.pin).is_some() {
                 bail!(
@@ -341,10 +361,13 @@ impl AcpiToml {
             if !on_an_ioapic(o.gsi) {
                 bail!("{at}: GSI {} is on no IOAPIC (GSIs {ranges})", o.gsi);
             }
-            if !["edge", "level"].contains(&o.trigger.as_str())
-                || !["high", "low"].contains(&o.polarity.as_str())
+            if !["edge", "level", "conforms"].contains(&o.trigger.as_str())
+                || !["high", "low", "conforms"].contains(&o.polarity.as_str())
             {
-                bail!("{at}: trigger is \"edge\" or \"level\", polarity \"high\" or \"low\"");
+                bail!(
+                    "{at}: trigger is \"edge\", \"level\" or \"conforms\", polarity \"high\", \
+                     \"low\" or \"conforms\""
+                );
             }
             if self.overrides[..i].iter().any(|p| p.irq == o.irq) {
                 bail!("{at}: the IRQ is overridden twice");
@@ -484,7 +507,9 @@ impl Topology {
                 bail!("{file}: [acpi] tables route interrupts: acpi_irq = false makes no sense with them");
             }
             acpi.validate(&file, spec.machine, &spec.machine_options)?;
-            self.validate_coverage(&file, acpi)?;
+            if acpi.has_dsdt(spec.machine) {
+                self.validate_coverage(&file, acpi)?;
+            }
         }
         Ok(())
     }
@@ -601,6 +626,87 @@ gsi = 23
             .unwrap_err()
             .to_string()
             .contains("no [[device]]"));
+    }
+
+    /// microvm with synthetic tables: a link, a GSI entry, a forgotten pin.
+    pub(crate) const SYNTH: &str = r#"
+description = "t"
+machine = "microvm"
+machine_options = "pcie=on,ioapic2=on,acpi=on"
+[acpi]
+stands_for = "an AMD board"
+[[acpi.link]]
+name = "LNKA"
+possible = [30]
+[[acpi.route]]
+slot = 1
+pin = 1
+link = "LNKA"
+[[acpi.route]]
+slot = 4
+pin = 1
+gsi = 33
+[[acpi.unrouted]]
+slot = 3
+pin = 1
+[[device]]
+name = "rng"
+qemu = "virtio-rng-pci,addr=0x1"
+bdf = "0000:00:01.0"
+pin = 1
+gsi = 30
+[[device]]
+name = "edu"
+qemu = "edu,addr=0x3"
+bdf = "0000:00:03.0"
+pin = 1
+[[device]]
+name = "behind"
+qemu = "edu,bus=rp1,addr=0x0"
+bdf = "0000:01:00.0"
+pin = 1
+via = [0x04]
+gsi = 33
+"#;
+
+    /// Every malformed `[acpi]` table is refused naming the file, the
+    /// table and what to fix.
+    #[test]
+    fn bad_acpi_data_is_named_with_the_table() {
+        assert!(parse(SYNTH).is_ok());
+        let cases: &[(&str, &str, &[&str])] = &[
+            ("possible = [30]", "possible = [30, 31]", &["t.toml: DSDT link \"LNKA\"", "exactly one GSI"]),
+            ("possible = [30]", "possible = [99]", &["GSI 99 is on no IOAPIC", "0-23, 24-47"]),
+            ("name = \"LNKA\"", "name = \"lnka\"", &["DSDT link \"lnka\"", "four characters"]),
+            ("link = \"LNKA\"", "link = \"LNKZ\"", &["DSDT _PRT entry slot 0x01 pin 1", "LNKZ"]),
+            ("gsi = 33\n[[acpi.unrouted]]", "gsi = 33\nlink = \"LNKA\"\n[[acpi.unrouted]]", &["exactly one of link and gsi"]),
+            ("slot = 3\npin = 1\n[[device]]", "slot = 1\npin = 1\n[[device]]", &["[[acpi.unrouted]] slot 0x01 pin 1 also has a _PRT entry"]),
+            ("machine = \"microvm\"", "machine = \"q35\"", &["t.toml: [acpi]", "microvm"]),
+            ("stands_for = \"an AMD board\"", "stands_for = \"\"", &["stands_for"]),
+            ("[[acpi.unrouted]]\nslot = 3\npin = 1\n", "", &["device \"edu\"", "no entry for root-bus slot 0x03 INTA", "[[acpi.unrouted]]"]),
+            ("bdf = \"0000:00:03.0\"\npin = 1\n", "bdf = \"0000:00:03.0\"\npin = 1\ngsi = 5\n", &["device \"edu\"", "remove gsi"]),
+            ("[[device]]\nname = \"rng\"", "[[acpi.override]]\nirq = 16\ngsi = 20\n[[device]]\nname = \"rng\"", &["MADT [[acpi.override]] 0", "ISA IRQ"]),
+            ("[[device]]\nname = \"rng\"", "[[acpi.ioapic]]\nid = 0\naddress = 0xfec20000\ngsi_base = 0\n[[device]]\nname = \"rng\"", &["MADT [[acpi.ioapic]] 0", "0xfec20000"]),
+            ("[acpi]", "[acpi]\ncolour = 1", &["colour"]),
+        ];
+        for (from, to, wants) in cases {
+            assert!(SYNTH.contains(from), "{from:?}");
+            let err = format!("{:#}", parse(&SYNTH.replacen(from, to, 1)).unwrap_err());
+            for want in *wants {
+                assert!(
+                    err.contains(want),
+                    "{from:?} -> {to:?}: {want:?} missing from {err}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_device_behind_a_bridge_arrives_at_the_swizzled_root_pin() {
+        assert_eq!(root_pin(&[], 3, 2), (3, 2));
+        assert_eq!(root_pin(&[4], 0, 1), (4, 1));
+        assert_eq!(root_pin(&[4], 1, 1), (4, 2));
+        assert_eq!(root_pin(&[6, 0], 2, 1), (6, 3));
     }
 
     #[test]

@@ -303,7 +303,9 @@ pub fn route(shape: &Shape, root: RootBus, via: &[u8], slot: u8, pin: u8) -> Opt
         format!("slot 0x{slot:02x} INT{} swizzled to ", pin_letter(pin))
     };
     let at = format!("slot 0x{root_slot:02x} INT{}", pin_letter(root_pin));
-    if let (Some(acpi), RootBus::Main) = (shape.acpi, root) {
+    // A topology's own DSDT routes its root bus (a MADT alone does not).
+    let own_prt = shape.acpi.filter(|a| a.has_dsdt(shape.machine));
+    if let (Some(acpi), RootBus::Main) = (own_prt, root) {
         return Some(synthetic_route(acpi, &path, &at, root_slot, root_pin));
     }
     match (shape.machine, root) {
@@ -598,6 +600,48 @@ mod tests {
             wrong.len(),
             wrong.join("\n")
         );
+    }
+
+    #[test]
+    fn synthetic_tables_route_through_their_own_prt() {
+        let t =
+            crate::config::topology::tests::parse(crate::config::topology::tests::SYNTH).unwrap();
+        let spec = &t.spec;
+        let got: Vec<(Option<u32>, String)> = spec
+            .devices
+            .iter()
+            .map(|d| {
+                let r = route_device(spec, d).unwrap();
+                assert_eq!(r.link, None, "{r:?}");
+                (r.gsi, r.why)
+            })
+            .collect();
+        assert_eq!(got[0].0, Some(30));
+        assert!(
+            got[0].1.contains("-> LNKA (its one GSI 30)"),
+            "{}",
+            got[0].1
+        );
+        assert_eq!(got[1].0, None);
+        assert!(got[1].1.contains("has no entry"), "{}", got[1].1);
+        assert_eq!(got[2].0, Some(33));
+        assert!(
+            got[2].1.contains("swizzled to slot 0x04 INTA -> GSI 33"),
+            "{}",
+            got[2].1
+        );
+        // A _CRS outside _PRS is named; the GSI stays the possible one.
+        let mut acpi = spec.acpi.clone().unwrap();
+        acpi.links[0].current = Some(31);
+        let shape = Shape {
+            acpi: Some(&acpi),
+            ..Shape::of(spec)
+        };
+        let r = route(&shape, Main, &[], 1, 1).unwrap();
+        assert_eq!(r.gsi, Some(30));
+        assert!(r.why.contains("_CRS 31 outside _PRS"), "{}", r.why);
+        // An expander's bus is not described by the synthetic tables.
+        assert_eq!(route(&shape, Expander, &[0], 0, 1).map(|r| r.gsi), None);
     }
 
     #[test]

@@ -18,7 +18,7 @@
 //! Compiled tables are cached under `target/gsi/acpi/`, named by the hash
 //! of their source, written to a temporary name and renamed.
 
-use crate::config::topology::{AcpiToml, Topology};
+use crate::config::topology::{AcpiToml, Machine, Topology};
 use crate::pipeline::cpio::Archive;
 use crate::sys::process::Cmd;
 use anyhow::{bail, Context, Result};
@@ -45,14 +45,22 @@ pub fn sources(topology: &Topology, cpus: u32) -> Vec<Source> {
     let Some(acpi) = &topology.spec.acpi else {
         return Vec::new();
     };
-    let mut all = vec![Source {
-        signature: "DSDT",
-        asl: dsdt(acpi, &topology.name),
-    }];
+    let mut all = Vec::new();
+    if acpi.has_dsdt(topology.spec.machine) {
+        all.push(Source {
+            signature: "DSDT",
+            asl: dsdt(acpi, &topology.name),
+        });
+    }
     if acpi.has_madt() {
         all.push(Source {
             signature: "APIC",
-            asl: madt(acpi, &topology.spec.machine_options, cpus),
+            asl: madt(
+                acpi,
+                topology.spec.machine,
+                &topology.spec.machine_options,
+                cpus,
+            ),
         });
     }
     all
@@ -323,7 +331,7 @@ DefinitionBlock ("", "DSDT", 2, "BOCHS ", "BXPC    ", {OEM_REVISION:#010x})
 
 /// The MADT in iasl's data-table language: one local APIC per CPU, the
 /// IOAPICs, the overrides, and the LINT1 NMI QEMU declares.
-pub fn madt(acpi: &AcpiToml, machine_options: &str, cpus: u32) -> String {
+pub fn madt(acpi: &AcpiToml, machine: Machine, machine_options: &str, cpus: u32) -> String {
     let mut out = format!(
         "Signature : \"APIC\"\nTable Length : 00000000\nRevision : 01\nChecksum : 00\n\
          Oem ID : \"BOCHS \"\nOem Table ID : \"BXPC    \"\nOem Revision : {OEM_REVISION:08X}\n\
@@ -338,7 +346,7 @@ pub fn madt(acpi: &AcpiToml, machine_options: &str, cpus: u32) -> String {
              Flags (decoded below) : 00000001\nProcessor Enabled : 1\nRuntime Online Capable : 0\n"
         );
     }
-    for a in acpi.ioapics(machine_options) {
+    for a in acpi.ioapics(machine, machine_options) {
         let _ = write!(
             out,
             "\nSubtable Type : 01\nLength : 0C\nI/O Apic ID : {:02X}\nReserved : 00\n\
@@ -348,9 +356,14 @@ pub fn madt(acpi: &AcpiToml, machine_options: &str, cpus: u32) -> String {
     }
     for o in &acpi.overrides {
         // MPS INTI flags: polarity bits 0-1 (1 high, 3 low), trigger
-        // bits 2-3 (1 edge, 3 level).
-        let polarity = if o.polarity == "low" { 3 } else { 1 };
-        let trigger = if o.trigger == "level" { 3 } else { 1 };
+        // bits 2-3 (1 edge, 3 level); 0 conforms to the bus.
+        let bits = |v: &str, one: &str| match v {
+            "conforms" => 0,
+            v if v == one => 1,
+            _ => 3,
+        };
+        let polarity = bits(&o.polarity, "high");
+        let trigger = bits(&o.trigger, "edge");
         let _ = write!(
             out,
             "\nSubtable Type : 02\nLength : 0A\nBus : 00\nSource : {:02X}\nInterrupt : {:08X}\n\
