@@ -49,7 +49,7 @@ pub fn run(args: Args) -> Result<()> {
             selection.matrix.attribute(&rev.name),
             selection.matrix.policy(),
         );
-        let (initrd, _) = guest::write_initramfs(&binaries, &plan)?;
+        let (initrd, _) = guest::write_initramfs(&binaries, &plan, topology)?;
         let accel = boot::detect_accel(&b.bzimage, &reporter)?;
         let extra = if args.shell { "gsi.shell" } else { "" };
         Ok(qemu::command(topology, accel, &b.bzimage, &initrd, extra))

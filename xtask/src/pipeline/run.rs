@@ -85,6 +85,11 @@ pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
         !args.no_install,
         reporter,
     )?;
+    // Synthetic ACPI tables compile (or come from the cache) before any
+    // kernel is built: an iasl error names its topology file now.
+    for topology in &selection.topologies {
+        crate::pipeline::acpi::tables_cpio(topology)?;
+    }
     let pin = pin::resolve(&crate::config::configs_dir().join("kernel.toml"), reporter)?;
     let binaries = guest::build_binaries(reporter, false)?;
     let jobs = args.jobs.unwrap_or_else(cores).max(1);
@@ -386,7 +391,7 @@ fn boot_one(
     let plan = crate::model::plan::of(&job.topology, rev, matrix.attribute(rev), matrix.policy());
     let planned = console::planned_trials(&plan);
     let timeout_s = timeout.unwrap_or(job.topology.spec.timeout_s);
-    let packed = guest::write_initramfs(binaries, &plan);
+    let packed = guest::write_initramfs(binaries, &plan, &job.topology);
     let inputs = packed.as_ref().ok().and_then(|(_, hash)| {
         result_inputs(job, matrix, accel, timeout_s, hash, &reuse.qemu)
             .inspect_err(|err| {
@@ -461,6 +466,18 @@ fn boot_one(
                 (Some(_), Verdict::Passed) => Verdict::Flaky,
                 (_, verdict) => verdict,
             };
+            // A kernel that ignored the synthetic tables booted QEMU's
+            // own: whatever the suite said is about another machine.
+            let console_log = std::fs::read(&log).unwrap_or_default();
+            let missing = crate::pipeline::acpi::missing_upgrades(
+                &job.topology,
+                &String::from_utf8_lossy(&console_log),
+            );
+            let no_upgrade = (!missing.is_empty())
+                .then(|| crate::pipeline::acpi::missing_message(&job.topology, &missing));
+            if no_upgrade.is_some() {
+                run.verdict = Verdict::BootFailed;
+            }
             run.trials = judged.trials;
             run.sysfs = crate::report::differential::keyed(&outcome.console.sysfs);
             run.sysfs_after = crate::report::differential::keyed(&outcome.console.sysfs_after);
@@ -489,6 +506,7 @@ fn boot_one(
                 _ => String::new(),
             };
             run.detail = [
+                no_upgrade.unwrap_or_default(),
                 retry.unwrap_or_default(),
                 judged.problems.join("\n"),
                 c.panic.join("\n"),

@@ -68,12 +68,12 @@ pub(super) fn boots(args: &Args, setup: &Setup, reporter: &Reporter) -> Result<V
             )
         };
         let plan = plan_of(rev);
-        let (initrd, _) = guest::write_initramfs(&setup.binaries, &plan)?;
+        let (initrd, _) = guest::write_initramfs(&setup.binaries, &plan, topology)?;
         let planned = console::planned_trials(&plan);
         let compare_image = match &compare {
             Some((name, bzimage)) => {
                 let plan = plan_of(name);
-                let (initrd, _) = guest::write_initramfs(&setup.binaries, &plan)?;
+                let (initrd, _) = guest::write_initramfs(&setup.binaries, &plan, topology)?;
                 Some((name, bzimage, initrd, console::planned_trials(&plan)))
             }
             None => None,

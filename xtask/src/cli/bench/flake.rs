@@ -596,7 +596,7 @@ pub fn run(setup: &Setup, options: &Options, reporter: &Reporter) -> Result<Flak
             let plan =
                 crate::model::plan::of(t, rev, setup.matrix.attribute(rev), setup.matrix.policy());
             let planned = console::planned_trials(&plan);
-            guest::write_initramfs(&setup.binaries, &plan).map(|(p, _)| (p, planned))
+            guest::write_initramfs(&setup.binaries, &plan, t).map(|(p, _)| (p, planned))
         })
         .collect::<Result<Vec<_>>>()?;
     // Interleaved, so every topology sees the same mix of load.
