@@ -488,8 +488,14 @@ fn boot_one(
                 ),
                 _ => String::new(),
             };
+            let complaints = if c.complaints.is_empty() {
+                String::new()
+            } else {
+                format!("the kernel complained:\n{}", c.complaints.join("\n"))
+            };
             run.detail = [
                 retry.unwrap_or_default(),
+                complaints,
                 judged.problems.join("\n"),
                 c.panic.join("\n"),
                 c.qemu_errors.join("\n"),
