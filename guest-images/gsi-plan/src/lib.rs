@@ -44,8 +44,21 @@ pub struct Plan {
     /// What a `gsi` read must give where a revision could answer either
     /// way (`[policy]` in configs/matrix.toml).
     pub policy: Policy,
+    /// Virtual CPUs the guest boots with (the topology's `smp`); with more
+    /// than one, `<device>::gsi-concurrent` runs where the plan allows an
+    /// unbind. Default (and left out when): 1.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub cpus: u32,
     /// The devices to check, in a stable order.
     pub devices: Vec<Device>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
 }
 
 /// Whether the revision under test provides the `gsi` attribute.
@@ -282,6 +295,7 @@ mod tests {
             acpi_irq: true,
             irq_is_gsi: Some(true),
             policy: RFC1_POLICY,
+            cpus: 1,
             devices: vec![Device {
                 name: "rng".into(),
                 bdf: "0000:00:03.0".into(),

@@ -37,10 +37,11 @@ pub enum Check {
     IrqOracle,
     IrqVsGsi,
     SysfsAfterReads,
+    GsiConcurrent,
 }
 
 impl Check {
-    pub const ALL: [Check; 10] = [
+    pub const ALL: [Check; 11] = [
         Check::Present,
         Check::Pin,
         Check::Driver,
@@ -51,6 +52,7 @@ impl Check {
         Check::IrqOracle,
         Check::IrqVsGsi,
         Check::SysfsAfterReads,
+        Check::GsiConcurrent,
     ];
 
     pub fn name(self) -> &'static str {
@@ -65,6 +67,7 @@ impl Check {
             Check::IrqOracle => "irq-oracle",
             Check::IrqVsGsi => "irq-vs-gsi",
             Check::SysfsAfterReads => "sysfs-after-reads",
+            Check::GsiConcurrent => "gsi-concurrent",
         }
     }
 
@@ -97,8 +100,9 @@ impl Check {
     /// When the check runs: 0 reads only; 1 dumps sysfs again, after every
     /// `gsi` read and before anything changes the machine; 2 enables
     /// unbound devices; 3 disables them again (after their enable); 4
-    /// unbinds drivers, last, because an unbound device's `irq`, interrupt
-    /// and driver are gone.
+    /// unbinds drivers, because an unbound device's `irq`, interrupt and
+    /// driver are gone; 5, last, binds and unbinds them again while other
+    /// threads read (`gsi-concurrent`, on a guest with more than one CPU).
     pub fn phase(self) -> u8 {
         match self {
             Check::Present
@@ -111,6 +115,7 @@ impl Check {
             Check::GsiAfterEnable => 2,
             Check::GsiAfterDisable => 3,
             Check::GsiAfterUnbind => 4,
+            Check::GsiConcurrent => 5,
         }
     }
 
@@ -126,6 +131,7 @@ impl Check {
             // a pin has nothing for enable to route.
             Check::GsiAfterEnable | Check::GsiAfterDisable => !bound && device.pin != 0,
             Check::GsiAfterUnbind => bound && device.unbind,
+            Check::GsiConcurrent => plan.cpus > 1 && bound && device.unbind,
             Check::IrqOracle => bound && routed,
             Check::IrqVsGsi => plan.irq_is_gsi.is_some() && bound && routed,
         }
@@ -296,6 +302,7 @@ impl Suite {
             Check::IrqOracle => self.irq_oracle(device),
             Check::IrqVsGsi => self.irq_vs_gsi(device),
             Check::SysfsAfterReads => self.sysfs_after_reads(device),
+            Check::GsiConcurrent => self.gsi_concurrent(device),
         };
         result.unwrap_or_else(Verdict::Failed)
     }
@@ -883,6 +890,8 @@ fn top_domain(debugfs: &str) -> Option<&str> {
         .find_map(|line| line.trim_start().strip_prefix("domain:"))
         .map(str::trim)
 }
+
+mod concurrent;
 
 #[cfg(test)]
 mod tests;

@@ -42,6 +42,11 @@ impl System {
         System::new(pick(SYSFS_ROOT_ENV, GUEST_SYS), pick(KMSG_ENV, GUEST_KMSG))
     }
 
+    /// `/sys/<relative>`.
+    pub fn sys_path(&self, relative: &str) -> PathBuf {
+        self.sys.join(relative)
+    }
+
     /// `/sys/bus/pci/devices/<bdf>`.
     pub fn device(&self, bdf: &str) -> PathBuf {
         self.sys.join("bus/pci/devices").join(bdf)

@@ -40,7 +40,8 @@ pub fn run(args: Args) -> Result<()> {
             std::slice::from_ref(&args.topology),
         )?;
         let (rev, topology) = (&selection.revisions[0], &selection.topologies[0]);
-        let pin = pin::resolve(&crate::config::configs_dir().join("kernel.toml"), &reporter)?;
+        let pin = pin::resolve(&crate::config::configs_dir().join("kernel.toml"), &reporter)?
+            .for_topology(topology)?;
         let b = build::build(&pin, rev, crate::pipeline::selection::cores(), &reporter)?;
         let binaries = guest::build_binaries(&reporter, args.shell)?;
         let plan = crate::model::plan::of(

@@ -53,6 +53,18 @@ pub struct TopologyToml {
     /// Wall-clock limit for one boot, seconds. Default: 60.
     #[serde(default = "default_timeout")]
     pub timeout_s: u64,
+    /// Virtual CPUs (`-smp`), 1 or 2 (the kernel is built with
+    /// NR_CPUS=2). With 2, every device whose driver the suite may unbind
+    /// also gets `<device>::gsi-concurrent`. Default: 1.
+    #[serde(default = "default_smp")]
+    pub smp: u32,
+    /// The kernel variant to boot: a config fragment
+    /// `configs/kernel/<kernel>.config` added after kernel.toml's own
+    /// (`"debug"`: lockdep and sleep-in-atomic checking). Built and cached
+    /// like any kernel, under its own config hash. Default: the usual
+    /// kernel.
+    #[serde(default)]
+    pub kernel: Option<String>,
     /// Extra `-device` strings that are not checked themselves (bridges,
     /// root ports), in order. Default: none.
     #[serde(default)]
@@ -394,6 +406,14 @@ fn default_timeout() -> u64 {
     60
 }
 
+fn default_smp() -> u32 {
+    1
+}
+
+/// Most virtual CPUs a topology may ask for: boot.config's tinyconfig base
+/// builds the kernel with NR_CPUS=2.
+pub const MAX_SMP: u32 = 2;
+
 /// One checked PCI function.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -474,6 +494,28 @@ impl Topology {
         let spec = &self.spec;
         if spec.devices.is_empty() {
             bail!("{file}: no [[device]]: a topology with nothing to check proves nothing");
+        }
+        if !(1..=MAX_SMP).contains(&spec.smp) {
+            bail!(
+                "{file}: smp = {}; 1 to {MAX_SMP} (the guest kernel is built with NR_CPUS={MAX_SMP})",
+                spec.smp
+            );
+        }
+        if let Some(kernel) = &spec.kernel {
+            let fragment = config::configs_dir()
+                .join("kernel")
+                .join(format!("{kernel}.config"));
+            if kernel.is_empty()
+                || !kernel
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-')
+                || !fragment.is_file()
+            {
+                bail!(
+                    "{file}: kernel = {kernel:?} names no config fragment {}: write it or remove the key",
+                    config::display(&fragment)
+                );
+            }
         }
         let mut names = std::collections::HashSet::new();
         for dev in &spec.devices {
@@ -621,6 +663,35 @@ gsi = 23
             .unwrap_err()
             .to_string()
             .contains("colour"));
+        let smp = |n: &str| {
+            parse(&GOOD.replace(
+                "machine = \"q35\"",
+                &format!("machine = \"q35\"\nsmp = {n}"),
+            ))
+        };
+        assert_eq!(smp("2").unwrap().spec.smp, 2);
+        assert_eq!(parse(GOOD).unwrap().spec.smp, 1);
+        for bad in ["0", "3"] {
+            let err = smp(bad).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("smp = {bad}")) && err.contains("NR_CPUS=2"),
+                "{err}"
+            );
+        }
+        let kernel = |k: &str| {
+            parse(&GOOD.replace(
+                "machine = \"q35\"",
+                &format!("machine = \"q35\"\nkernel = {k:?}"),
+            ))
+        };
+        assert_eq!(
+            kernel("debug").unwrap().spec.kernel.as_deref(),
+            Some("debug")
+        );
+        for bad in ["nosuch", "../kernel/boot", ""] {
+            let err = kernel(bad).unwrap_err().to_string();
+            assert!(err.contains("names no config fragment"), "{err}");
+        }
         let no_devices = "description = 'x'\nmachine = 'q35'\n";
         assert!(parse(no_devices)
             .unwrap_err()

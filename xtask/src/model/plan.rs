@@ -55,6 +55,7 @@ pub fn of(
         acpi_irq: spec.acpi_irq,
         irq_is_gsi: spec.irq_is_gsi,
         policy,
+        cpus: spec.smp,
         devices: spec
             .devices
             .iter()

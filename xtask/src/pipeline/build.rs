@@ -92,6 +92,14 @@ pub fn build_dir_name(pin: &Pin) -> String {
     )
 }
 
+/// `v5`, or `v5+debug` for a kernel variant (progress lines, build logs).
+pub fn label(pin: &Pin, rev: &Revision) -> String {
+    match &pin.config.variant {
+        Some(variant) => format!("{}+{variant}", rev.name),
+        None => rev.name.clone(),
+    }
+}
+
 /// Returns the kernel for `rev`, building it when the cache has none.
 pub fn build(pin: &Pin, rev: &Revision, jobs: usize, reporter: &Reporter) -> Result<Build> {
     let key = key(pin, rev);
@@ -100,7 +108,7 @@ pub fn build(pin: &Pin, rev: &Revision, jobs: usize, reporter: &Reporter) -> Res
     let bzimage = image_dir.join("bzImage");
     let log = crate::work_dir()
         .join("logs")
-        .join(format!("build-{}.log", rev.slug()));
+        .join(format!("build-{}.log", label(pin, rev).replace('/', "-")));
     let hit = |bzimage: PathBuf| Build {
         key: key.clone(),
         bzimage,
@@ -121,11 +129,11 @@ pub fn build(pin: &Pin, rev: &Revision, jobs: usize, reporter: &Reporter) -> Res
     }
     let started = Instant::now();
     reporter.send(Event::BuildStart {
-        revision: rev.name.clone(),
+        revision: label(pin, rev),
     });
     let result = build_uncached(pin, rev, jobs, &log, reporter);
     reporter.send(Event::BuildEnd {
-        revision: rev.name.clone(),
+        revision: label(pin, rev),
         built: result.is_ok(),
         secs: started.elapsed().as_secs_f64(),
     });

@@ -41,9 +41,12 @@ pub fn base() -> Vec<String> {
         "none",
         "-m",
         "256M",
-        "-smp",
-        "1",
     ])
+}
+
+/// `-smp <n>`: the topology's virtual CPUs.
+pub fn cpus(n: u32) -> Vec<String> {
+    vec!["-smp".into(), n.to_string()]
 }
 
 pub fn accel(accel: Accel) -> Vec<String> {
@@ -115,6 +118,7 @@ pub fn command(
 ) -> Vec<String> {
     let spec = &topology.spec;
     let mut all = base();
+    all.extend(cpus(spec.smp));
     all.extend(accel(accel_kind));
     all.extend(machine(spec.machine, &spec.machine_options));
     all.extend(serial_stdio());
@@ -142,6 +146,12 @@ mod tests {
         let b = base();
         assert!(b.contains(&"-nodefaults".to_string()));
         assert!(b.contains(&"-no-reboot".to_string()));
+    }
+
+    #[test]
+    fn smp_gives_the_cpu_count() {
+        assert_eq!(cpus(1), vec!["-smp", "1"]);
+        assert_eq!(cpus(2), vec!["-smp", "2"]);
     }
 
     #[test]

@@ -137,7 +137,28 @@ pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
             });
         }
         reporter.stage("build and boot");
-        for rev in &selection.revisions {
+        // Each kernel the selected topologies boot: the usual one, and a
+        // variant (`kernel = "debug"`) built per revision like any other.
+        let mut variants: Vec<Option<String>> = Vec::new();
+        for t in &selection.topologies {
+            if !variants.contains(&t.spec.kernel) {
+                variants.push(t.spec.kernel.clone());
+            }
+        }
+        for (rev, variant) in selection
+            .revisions
+            .iter()
+            .flat_map(|r| variants.iter().map(move |v| (r, v)))
+        {
+            let pin = match variant {
+                Some(v) => pin::Pin {
+                    config: pin.config.with_variant(v)?,
+                    ..pin.clone()
+                },
+                None => pin.clone(),
+            };
+            let label = build::label(&pin, rev);
+            let boots_here = |t: &&Topology| t.spec.kernel == *variant;
             let built = build::build(&pin, rev, cores(), reporter);
             match built {
                 Ok(b) => {
@@ -150,10 +171,7 @@ pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
                             }
                             _ => String::new(),
                         };
-                        reporter.note(format!(
-                            "build {}: cached kernel {}{other}",
-                            rev.name, b.key
-                        ));
+                        reporter.note(format!("build {label}: cached kernel {}{other}", b.key));
                     }
                     let mut chosen = accel.lock().unwrap();
                     if chosen.is_none() {
@@ -163,6 +181,7 @@ pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
                     for topology in selection
                         .topologies
                         .iter()
+                        .filter(boots_here)
                         .filter(|t| slice.keeps(&rev.name, &t.name))
                     {
                         tx.send(BootJob {
@@ -176,13 +195,14 @@ pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
                 Err(err) => {
                     let log = crate::work_dir()
                         .join("logs")
-                        .join(format!("build-{}.log", rev.slug()));
-                    reporter.send(Event::Warn(format!("{}: {err:#}", rev.name)));
+                        .join(format!("build-{}.log", label.replace('/', "-")));
+                    reporter.send(Event::Warn(format!("{label}: {err:#}")));
                     let verdict = build_error_verdict(&err);
                     let mut runs = runs.lock().unwrap();
                     for topology in selection
                         .topologies
                         .iter()
+                        .filter(boots_here)
                         .filter(|t| slice.keeps(&rev.name, &t.name))
                     {
                         runs.push(Run {
@@ -505,9 +525,15 @@ fn boot_one(
                 ),
                 _ => String::new(),
             };
+            let complaints = if c.complaints.is_empty() {
+                String::new()
+            } else {
+                format!("the kernel complained:\n{}", c.complaints.join("\n"))
+            };
             run.detail = [
                 no_upgrade.unwrap_or_default(),
                 retry.unwrap_or_default(),
+                complaints,
                 judged.problems.join("\n"),
                 c.panic.join("\n"),
                 c.qemu_errors.join("\n"),

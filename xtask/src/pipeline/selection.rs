@@ -36,8 +36,28 @@ pub fn select(
     } else {
         topologies.to_vec()
     };
+    // "*" is every topology that boots the usual kernel; one that names a
+    // kernel variant (`kernel = "debug"`) costs a kernel build per
+    // revision, so it runs only where a profile or `-t` names it.
     if topo_names.iter().any(|t| t == "*") {
-        topo_names = topology::known(&topo_dir);
+        let mut expanded = Vec::new();
+        for name in &topo_names {
+            if name != "*" {
+                expanded.push(name.clone());
+                continue;
+            }
+            for known in topology::known(&topo_dir) {
+                let usual = topology::load(&topo_dir, &known)
+                    .map(|t| t.spec.kernel.is_none())
+                    .unwrap_or(true);
+                if usual {
+                    expanded.push(known);
+                }
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        expanded.retain(|n| seen.insert(n.clone()));
+        topo_names = expanded;
     }
     let revisions = rev_names
         .iter()
@@ -109,6 +129,19 @@ mod tests {
         let newest = newest_revision().unwrap();
         assert_eq!(Some(&newest), default.revisions.last());
         assert_ne!(newest, "baseline");
+    }
+
+    #[test]
+    fn star_leaves_out_topologies_on_a_kernel_variant() {
+        let star = select(None, &["v5".into()], &["*".into()]).unwrap();
+        let names: Vec<&str> = star.topologies.iter().map(|t| t.name.as_str()).collect();
+        assert!(names.contains(&"q35-smp2"), "{names:?}");
+        assert!(!names.contains(&"q35-smp2-debug"), "{names:?}");
+        assert!(star.topologies.iter().all(|t| t.spec.kernel.is_none()));
+        let all = select(Some("all"), &[], &[]).unwrap();
+        let names: Vec<&str> = all.topologies.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names.len(), star.topologies.len() + 1, "{names:?}");
+        assert_eq!(names.last(), Some(&"q35-smp2-debug"));
     }
 
     #[test]

@@ -120,6 +120,7 @@ fn plan(attribute: Attribute, devices: Vec<Device>) -> Plan {
         acpi_irq: true,
         irq_is_gsi: None,
         policy: POLICY,
+        cpus: 1,
         devices,
     }
 }
@@ -973,4 +974,91 @@ fn sysfs_after_reads_fails_when_a_read_changed_a_file() {
     let after = suite.dump_after_reads();
     assert_eq!(after[&(BDF.to_string(), "enable".to_string())], "1");
     assert!(!after.contains_key(&(BDF.to_string(), "vendor".to_string())));
+}
+
+/// A bound device on a two-CPU guest, with the driver's bind and unbind
+/// files (writes to them succeed and change nothing here).
+fn concurrent_fake(gsi: &str, online: &str) -> Fake {
+    let fake = Fake::new();
+    fake.device(1, Some("virtio-pci"), 23, Some(gsi));
+    fake.write("bus/pci/drivers/virtio-pci/bind", "");
+    fake.write("bus/pci/drivers/virtio-pci/unbind", "");
+    fake.write("devices/system/cpu/online", online);
+    fake
+}
+
+fn two_cpus(attribute: Attribute) -> Plan {
+    Plan {
+        cpus: 2,
+        ..plan(attribute, vec![device(1, Some("virtio-pci"), Some(23))])
+    }
+}
+
+#[test]
+fn gsi_concurrent_runs_last_and_only_with_more_than_one_cpu() {
+    let names = |plan: &Plan| -> Vec<String> { trials(plan).into_iter().map(|t| t.name).collect() };
+    let one = plan(
+        Attribute::Present,
+        vec![device(1, Some("virtio-pci"), Some(23))],
+    );
+    assert!(!names(&one).iter().any(|n| n.ends_with("::gsi-concurrent")));
+    let two = names(&two_cpus(Attribute::Present));
+    assert_eq!(
+        two.last().map(String::as_str),
+        Some("rng::gsi-concurrent"),
+        "{two:?}"
+    );
+    // A device the plan does not unbind (a bridge, an unbound device) is left alone.
+    let mut bridge = two_cpus(Attribute::Present);
+    bridge.devices[0].unbind = false;
+    assert!(!names(&bridge)
+        .iter()
+        .any(|n| n.ends_with("::gsi-concurrent")));
+}
+
+#[test]
+fn gsi_concurrent_passes_when_every_read_is_the_gsi() {
+    let fake = concurrent_fake("23\n", "0-1\n");
+    let message = passed(run(
+        &fake,
+        two_cpus(Attribute::Present),
+        Check::GsiConcurrent,
+    ));
+    assert!(message.contains("2 threads read"), "{message}");
+    assert!(message.contains("on 2 CPUs over 8 rounds"), "{message}");
+    assert!(message.contains(": read 23;"), "{message}");
+}
+
+#[test]
+fn gsi_concurrent_fails_on_a_value_the_policy_does_not_allow() {
+    let fake = concurrent_fake("0\n", "0-1\n");
+    let message = failed(run(
+        &fake,
+        two_cpus(Attribute::Present),
+        Check::GsiConcurrent,
+    ));
+    assert!(message.contains("read 0 "), "{message}");
+    assert!(message.contains("time(s) during"), "{message}");
+    assert!(message.contains("allowed only 23"), "{message}");
+    // On baseline the file must stay absent throughout.
+    let message = failed(run(
+        &fake,
+        two_cpus(Attribute::Absent),
+        Check::GsiConcurrent,
+    ));
+    assert!(message.contains("allowed only absent"), "{message}");
+}
+
+#[test]
+fn gsi_concurrent_fails_when_the_planned_cpus_are_not_online() {
+    let fake = concurrent_fake("23\n", "0\n");
+    let message = failed(run(
+        &fake,
+        two_cpus(Attribute::Present),
+        Check::GsiConcurrent,
+    ));
+    assert!(
+        message.contains("1 CPU(s) online, the plan boots 2"),
+        "{message}"
+    );
 }

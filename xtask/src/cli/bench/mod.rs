@@ -397,6 +397,19 @@ fn setup(args: &Args, reporter: &Reporter) -> Result<Setup> {
         args.topologies.clone()
     };
     let selection = selection::select(None, &[args.revision()?], &topologies)?;
+    if let Some(t) = selection
+        .topologies
+        .iter()
+        .find(|t| t.spec.kernel.is_some())
+    {
+        anyhow::bail!(
+            "{}: bench boots the usual kernel, and this topology boots the kernel variant {:?}; \
+             time it with `cargo xtask test-matrix -t {}` (each run's boot_s)",
+            crate::config::display(&t.path),
+            t.spec.kernel.as_deref().unwrap_or_default(),
+            t.name
+        );
+    }
     crate::sys::tools::ensure(
         &[crate::sys::tools::BUILD, crate::sys::tools::BOOT].concat(),
         true,
