@@ -26,6 +26,7 @@
 //! list MAINTAINERS gives for the touched files.
 
 pub mod builds;
+mod checks;
 pub mod identity;
 pub mod mail;
 pub mod maintainers;
@@ -369,9 +370,9 @@ pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
         &std::fs::read_to_string(pin.repo.join("MAINTAINERS"))
             .with_context(|| format!("reading MAINTAINERS of the pin {}", pin.repo.display()))?,
     );
-    let posted_path = posted_toml(&rev);
+    let posted_path = checks::posted_toml(&rev);
     let posted = crate::config::posted::PostedToml::load(&posted_path)?.posted;
-    let maintainers_answer = get_maintainer(&pin, &mails);
+    let maintainers_answer = checks::get_maintainer(&pin, &mails);
     let version = mail::series_version(
         &mails
             .iter()
@@ -389,10 +390,15 @@ pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
         Ok(outcome)
     }));
     checks.push(timed("subjects", reporter, || {
-        Ok(check_subjects(&rev, &mails, cover.as_ref(), &sections))
+        Ok(checks::check_subjects(
+            &rev,
+            &mails,
+            cover.as_ref(),
+            &sections,
+        ))
     }));
     checks.push(timed("signed-off", reporter, || {
-        Ok(check_signed_off(&mails))
+        Ok(checks::check_signed_off(&mails))
     }));
     checks.push(timed("identity", reporter, || {
         let mut result = submission::check_identity(&poster, &mails, &resigned);
@@ -469,18 +475,22 @@ pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
         Ok(result)
     }));
     checks.push(timed("changelog", reporter, || {
-        Ok(check_changelog(&mails, cover.as_ref(), version))
+        Ok(checks::check_changelog(&mails, cover.as_ref(), version))
     }));
     checks.push(timed("checkpatch", reporter, || {
-        check_checkpatch(&pin, &mails)
+        checks::check_checkpatch(&pin, &mails)
     }));
-    checks.push(timed("abi-doc", reporter, || Ok(check_abi(&mails))));
+    checks.push(timed("abi-doc", reporter, || Ok(checks::check_abi(&mails))));
     checks.push(timed("get-maintainer", reporter, || {
-        Ok(check_get_maintainer(&maintainers_answer, &mails, &sections))
+        Ok(checks::check_get_maintainer(
+            &maintainers_answer,
+            &mails,
+            &sections,
+        ))
     }));
     checks.push(timed("range-diff", reporter, || match &applied {
         None => Ok(CheckResult::skip("the series does not apply (see apply)")),
-        Some(tree) => check_range_diff(&pin, &rev, tree, version, reporter),
+        Some(tree) => checks::check_range_diff(&pin, &rev, tree, version, reporter),
     }));
     let mut check_tree: Option<CheckTree> = None;
     checks.push(timed("bisect-build", reporter, || {
@@ -657,422 +667,6 @@ fn check_apply(
             Ok((CheckResult::fail(summary, lines[1..].to_vec()), None))
         }
     }
-}
-
-fn check_subjects(
-    rev: &Revision,
-    mails: &[Mail],
-    cover: Option<&Mail>,
-    sections: &[maintainers::Section],
-) -> CheckResult {
-    let patches: Vec<(String, String)> = mails
-        .iter()
-        .map(|m| (m.file.clone(), m.subject.clone()))
-        .collect();
-    let cover = cover.map(|c| (c.file.clone(), c.subject.clone()));
-    let last = rev.name.rsplit('/').next().unwrap_or(&rev.name);
-    let expected = last
-        .strip_prefix('v')
-        .or_else(|| last.strip_prefix("rfc"))
-        .and_then(|v| v.parse::<u32>().ok());
-    let (mut problems, mut evidence) = mail::check_subjects(&patches, cover.as_ref(), expected);
-    for m in mails {
-        let Ok(tag) = mail::parse_subject(&m.subject) else {
-            continue;
-        };
-        let files = mail::touched_files(m.diff());
-        let allowed = maintainers::allowed_prefixes(sections, &files);
-        if let Some(problem) = maintainers::judge_title(&tag.title, &allowed) {
-            problems.push(format!("{}: {problem}", m.file));
-        }
-        evidence.push(format!(
-            "{}: prefix from MAINTAINERS: {}",
-            m.file,
-            allowed
-                .iter()
-                .map(|(p, from)| format!("{p} ({from})"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-    }
-    evidence.push(
-        "rule: the owning subsystem's prefix (first word of its MAINTAINERS section), then a \
-         capitalised summary, as the PCI and ACPI trees write subjects"
-            .to_string(),
-    );
-    let n = patches.len();
-    let ok = if n == 1 {
-        "a single patch, [PATCH vN] form".to_string()
-    } else {
-        format!(
-            "numbered 1/{n}..{n}/{n} with the cover letter 0/{n}, one version, prefixes \
-             and capitals as MAINTAINERS' subsystems write them"
-        )
-    };
-    CheckResult::judge(problems, evidence, ok)
-}
-
-fn check_signed_off(mails: &[Mail]) -> CheckResult {
-    let mut problems = Vec::new();
-    let mut evidence = Vec::new();
-    for mail in mails {
-        let signoffs = mail.signoffs();
-        if signoffs.is_empty() {
-            problems.push(format!(
-                "{}: no Signed-off-by: line (author {})",
-                mail.file, mail.author
-            ));
-        } else if let Some(sob) = signoffs.iter().find(|s| s.same_as(&mail.author)) {
-            evidence.push(format!("{}: Signed-off-by: {sob} is the author", mail.file));
-        } else {
-            problems.push(format!(
-                "{}: no Signed-off-by: from the author {} (found: {})",
-                mail.file,
-                mail.author,
-                signoffs
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
-    }
-    CheckResult::judge(
-        problems,
-        evidence,
-        format!("all {} patch(es) signed off by their author", mails.len()),
-    )
-}
-
-fn check_changelog(mails: &[Mail], cover: Option<&Mail>, version: u32) -> CheckResult {
-    let (text, place) = match cover {
-        Some(cover) => (
-            format!("{}\n{}", cover.message, cover.rest),
-            format!("the cover letter {}", cover.file),
-        ),
-        None if mails.len() == 1 => (
-            mails[0].notes(),
-            format!("the notes below --- in {}", mails[0].file),
-        ),
-        None => {
-            return CheckResult::fail(
-                "no cover letter to carry the changelog",
-                vec![format!("v{version} has {} patches", mails.len())],
-            )
-        }
-    };
-    match mail::check_changelog(&text, version) {
-        Ok(mut evidence) => {
-            evidence.insert(0, format!("read from {place}"));
-            CheckResult::pass(
-                if version > 1 {
-                    format!("v{version}: {place} names v1..v{}", version - 1)
-                } else {
-                    "v1: nothing earlier to name".to_string()
-                },
-                evidence,
-            )
-        }
-        Err(problem) => CheckResult::fail(
-            format!("v{version}: {problem}"),
-            vec![format!("read from {place}")],
-        ),
-    }
-}
-
-fn check_checkpatch(pin: &Pin, mails: &[Mail]) -> Result<CheckResult> {
-    let mut evidence = Vec::new();
-    let mut problems = Vec::new();
-    let (mut errors, mut warnings, mut checks, mut deferred) = (0, 0, 0, 0);
-    for mail in mails {
-        let path = &mail.path;
-        // Seconds per patch: in a group of its own, like every child that
-        // can outlast a moment, so a SIGTERM to the harness stops it too.
-        let output = Cmd::new("perl")
-            .args([
-                "scripts/checkpatch.pl",
-                "--strict",
-                "--show-types",
-                "--color=never",
-            ])
-            .arg(path)
-            .dir(&pin.repo)
-            .output()
-            .context("running perl scripts/checkpatch.pl (is perl installed?)")?;
-        let text = String::from_utf8_lossy(&output.stdout);
-        let (findings, totals) = mail::parse_checkpatch(&text);
-        let Some((e, w, c)) = totals else {
-            problems.push(format!(
-                "{}: checkpatch did not finish: {}",
-                mail.file,
-                String::from_utf8_lossy(&output.stderr).trim()
-            ));
-            continue;
-        };
-        errors += e;
-        warnings += w;
-        checks += c;
-        evidence.push(format!(
-            "{}: {e} error(s), {w} warning(s), {c} check(s)",
-            mail.file
-        ));
-        for finding in &findings {
-            let owned = SIGN_OFF_TYPES.contains(&finding.kind.as_str());
-            let shown = format!(
-                "{}:{} {}{}",
-                finding.level,
-                finding.kind,
-                finding.message,
-                finding
-                    .location
-                    .as_ref()
-                    .map(|l| format!(" ({l})"))
-                    .unwrap_or_default()
-            );
-            if owned {
-                deferred += 1;
-            } else {
-                problems.push(format!("{}: {shown}", mail.file));
-            }
-            evidence.push(format!(
-                "  {shown}{}",
-                if owned { " [judged by signed-off]" } else { "" }
-            ));
-        }
-    }
-    evidence.push(format!(
-        "rule: --strict, so any ERROR, WARNING or CHECK fails; {} findings are left to the \
-         signed-off check",
-        SIGN_OFF_TYPES.join("/")
-    ));
-    let counts = format!(
-        "{errors} error(s), {warnings} warning(s), {checks} check(s) over {} patch(es){}",
-        mails.len(),
-        if deferred > 0 {
-            format!(" ({deferred} sign-off finding(s) left to signed-off)")
-        } else {
-            String::new()
-        }
-    );
-    if problems.is_empty() {
-        Ok(CheckResult::pass(format!("--strict: {counts}"), evidence))
-    } else {
-        Ok(CheckResult::fail(format!("--strict: {counts}"), evidence))
-    }
-}
-
-fn check_abi(mails: &[Mail]) -> CheckResult {
-    let diff: String = mails
-        .iter()
-        .map(|m| m.diff())
-        .collect::<Vec<_>>()
-        .join("\n");
-    let attributes = mail::new_attributes(&diff);
-    let whats = mail::abi_whats(&diff);
-    let mut problems = Vec::new();
-    let mut evidence = Vec::new();
-    for attr in &attributes {
-        match whats.iter().find(|w| mail::documents(w, &attr.name)) {
-            Some(what) => evidence.push(format!(
-                "{} ({}) documented by What: {what}",
-                attr.name, attr.at
-            )),
-            None => problems.push(format!(
-                "new sysfs attribute `{}` ({}) has no What: line added under Documentation/ABI/",
-                attr.name, attr.at
-            )),
-        }
-    }
-    let ok = if attributes.is_empty() {
-        "no new sysfs attribute".to_string()
-    } else {
-        format!(
-            "{} new attribute(s), each documented in Documentation/ABI/",
-            attributes.len()
-        )
-    };
-    CheckResult::judge(problems, evidence, ok)
-}
-
-/// get_maintainer's answer for the mails, or why there is none.
-fn get_maintainer(pin: &Pin, mails: &[Mail]) -> std::result::Result<String, String> {
-    let paths: Vec<&Path> = mails.iter().map(|m| m.path.as_path()).collect();
-    let output = Cmd::new("perl")
-        .args(["scripts/get_maintainer.pl", "--nogit", "--nogit-fallback"])
-        .args(&paths)
-        .dir(&pin.repo)
-        .output()
-        .map_err(|e| format!("{e:#}"))?;
-    let text = String::from_utf8_lossy(&output.stdout).to_string();
-    if !output.status.success() || text.trim().is_empty() {
-        return Err(format!(
-            "scripts/get_maintainer.pl did not answer: {}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        ));
-    }
-    Ok(text)
-}
-
-fn check_get_maintainer(
-    answer: &std::result::Result<String, String>,
-    mails: &[Mail],
-    sections: &[maintainers::Section],
-) -> CheckResult {
-    let text = match answer {
-        Ok(text) => text,
-        Err(err) => return CheckResult::fail(err.clone(), Vec::new()),
-    };
-    let (to, cc) = mail::recipients(text);
-    let mut files: Vec<String> = mails
-        .iter()
-        .flat_map(|m| mail::touched_files(m.diff()))
-        .collect();
-    files.sort();
-    files.dedup();
-    // The lists of every section owning a touched file.
-    let required: Vec<(String, String)> = maintainers::lists_for(sections, &files)
-        .into_iter()
-        .map(|(l, section)| {
-            let file = files
-                .iter()
-                .find(|f| {
-                    maintainers::owners(sections, f)
-                        .iter()
-                        .any(|s| s.name == section)
-                })
-                .cloned()
-                .unwrap_or_default();
-            (l, format!("{section} (owns {file})"))
-        })
-        .collect();
-    let lower = text.to_ascii_lowercase();
-    let missing: Vec<String> = required
-        .iter()
-        .filter(|(l, _)| !lower.contains(l.as_str()))
-        .map(|(l, from)| format!("{l} from {from}"))
-        .collect();
-    let mut evidence = vec![
-        format!("To: {}", to.join(", ")),
-        format!("Cc: {}", cc.join(", ")),
-        format!(
-            "lists MAINTAINERS gives the touched files: {}",
-            required
-                .iter()
-                .map(|(l, from)| format!("{l} ({from})"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    ];
-    evidence.extend(text.lines().map(|l| format!("  {l}")));
-    if !missing.is_empty() {
-        return CheckResult::fail(
-            format!(
-                "get_maintainer's answer misses {} list(s): {}",
-                missing.len(),
-                missing.join("; ")
-            ),
-            evidence,
-        );
-    }
-    CheckResult::pass(
-        format!(
-            "To {} address(es), Cc {}, including every list of the touched subsystems ({})",
-            to.len(),
-            cc.len(),
-            required
-                .iter()
-                .map(|(l, _)| l.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        evidence,
-    )
-}
-
-/// The series' posted.toml: beside the revision directory, or the
-/// shipped series' for a git range.
-fn posted_toml(rev: &Revision) -> PathBuf {
-    if rev.origin.is_some() {
-        return revision::series_dir().join("posted.toml");
-    }
-    rev.dir
-        .parent()
-        .unwrap_or(Path::new("."))
-        .join("posted.toml")
-}
-
-fn check_range_diff(
-    pin: &Pin,
-    rev: &Revision,
-    tree: &revision::Tree,
-    version: u32,
-    reporter: &Reporter,
-) -> Result<CheckResult> {
-    if version <= 1 {
-        return Ok(CheckResult::pass(
-            "v1: no earlier version to compare with",
-            Vec::new(),
-        ));
-    }
-    let previous = format!("v{}", version - 1);
-    let parent = rev.dir.parent().unwrap_or(Path::new("."));
-    if !parent.join(&previous).join("series").is_file() {
-        return Ok(CheckResult::pass(
-            format!(
-                "no {previous} in {} to compare with (informational)",
-                crate::config::display(parent)
-            ),
-            Vec::new(),
-        ));
-    }
-    let mut prev = revision::load(parent, &previous)?;
-    if parent != revision::series_dir() {
-        prev.name = crate::config::display(&prev.dir);
-    }
-    let prev_tree = revision::prepare(pin, &prev, reporter)
-        .with_context(|| format!("applying the previous revision {previous}"))?;
-    let prev_head = git(&prev_tree.dir, &["rev-parse", "HEAD"])?;
-    let head = git(&tree.dir, &["rev-parse", "HEAD"])?;
-    let old = format!("{}..{}", pin.base, prev_head.trim());
-    let new = format!("{}..{}", pin.base, head.trim());
-    let output = git::cmd(&tree.dir, &["range-diff", "--no-color", &old, &new]).output()?;
-    if !output.status.success() {
-        return Ok(CheckResult::fail(
-            format!("git range-diff {previous}..{} failed", rev.name),
-            String::from_utf8_lossy(&output.stderr)
-                .lines()
-                .map(str::to_string)
-                .collect(),
-        ));
-    }
-    let text = String::from_utf8_lossy(&output.stdout).to_string();
-    let saved = crate::work_dir().join("logs").join(format!(
-        "check-series-{}-range-diff.txt",
-        rev.name.replace('/', "-")
-    ));
-    crate::write_atomic(&saved, text.as_bytes())?;
-    let pairs = text
-        .lines()
-        .filter(|l| {
-            l.split_whitespace()
-                .nth(2)
-                .is_some_and(|s| ["=", "!", "<", ">"].contains(&s))
-        })
-        .count();
-    let mut evidence = vec![format!(
-        "git range-diff {old} {new} (full output: {})",
-        crate::config::display(&saved)
-    )];
-    evidence.extend(text.lines().map(str::to_string));
-    Ok(CheckResult::pass(
-        format!(
-            "informational: {previous} ({} patch(es)) -> v{version} ({} patch(es)), {pairs} \
-             range-diff entries",
-            prev.patches.len(),
-            rev.patches.len()
-        ),
-        evidence,
-    ))
 }
 
 /// The build targets: vmlinux, or the directories of `--objects`.
