@@ -128,7 +128,7 @@ fn smoke_profile_patches_builds_boots_and_tests() {
         outcome(q35, "edu-s06::gsi-after-enable"),
         TrialOutcome::Xfail
     );
-    assert_eq!(outcome(q35, "testdev-s07::gsi-none"), TrialOutcome::Xfail);
+    assert_eq!(outcome(q35, "testdev-s07::gsi-no-pin"), TrialOutcome::Xfail);
     assert_eq!(outcome(q35, "rng-s03::irq-oracle"), TrialOutcome::Passed);
     // v4 never clears its field: after disable and after unbind it still
     // shows the GSI, as the policy asks, so these pass.
