@@ -15,6 +15,10 @@ pub enum Command {
         /// Revision to build (repeatable).
         #[arg(long = "revision", short = 'r', value_name = "REV")]
         revisions: Vec<String>,
+        /// Build the dom0 kernel (configs/xen.toml's fragments on top) that
+        /// the topologies with a [hypervisor] table boot, and fetch Xen.
+        #[arg(long)]
+        dom0: bool,
     },
 }
 
@@ -30,9 +34,16 @@ pub fn run(command: Command) -> Result<()> {
             pin.version,
             pin.repo.display()
         ));
-        if let Command::Build { revisions } = command {
+        if let Command::Build { revisions, dom0 } = command {
             let selection =
                 crate::pipeline::selection::select(None, &revisions, &["*".to_string()])?;
+            let pin = if dom0 {
+                let xen = crate::pipeline::xen::resolve(&crate::config::xen::path(), &reporter)?;
+                reporter.note(format!("xen: {} at {}", xen.description, xen.elf.display()));
+                pin.for_dom0(&xen)
+            } else {
+                pin
+            };
             for rev in &selection.revisions {
                 let b = build::build(&pin, rev, crate::pipeline::selection::cores(), &reporter)?;
                 reporter.note(format!(

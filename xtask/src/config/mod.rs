@@ -4,6 +4,7 @@
 pub mod kernel;
 pub mod matrix;
 pub(crate) mod topology;
+pub mod xen;
 
 use anyhow::{Context, Result};
 use serde::de::DeserializeOwned;

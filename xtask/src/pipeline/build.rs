@@ -92,21 +92,37 @@ pub fn build_dir_name(pin: &Pin) -> String {
     )
 }
 
+/// `rev`'s name in build logs and image directories: its slug, and the
+/// pin's flavor (`v5-xen` for v5's dom0 kernel).
+fn name(pin: &Pin, rev: &Revision) -> String {
+    if pin.flavor.is_empty() {
+        rev.slug()
+    } else {
+        format!("{}-{}", rev.slug(), pin.flavor)
+    }
+}
+
+/// The build log of `rev`'s kernel on `pin`: `target/gsi/logs/build-<name>.log`.
+pub fn log_path(pin: &Pin, rev: &Revision) -> PathBuf {
+    crate::work_dir()
+        .join("logs")
+        .join(format!("build-{}.log", name(pin, rev)))
+}
+
 /// Returns the kernel for `rev`, building it when the cache has none.
 pub fn build(pin: &Pin, rev: &Revision, jobs: usize, reporter: &Reporter) -> Result<Build> {
     let key = key(pin, rev);
     let kernels = crate::work_dir().join("kernels");
-    let image_dir = kernels.join(format!("{}-{key}", rev.slug()));
+    let slug = name(pin, rev);
+    let image_dir = kernels.join(format!("{slug}-{key}"));
     let bzimage = image_dir.join("bzImage");
-    let log = crate::work_dir()
-        .join("logs")
-        .join(format!("build-{}.log", rev.slug()));
+    let log = log_path(pin, rev);
     let hit = |bzimage: PathBuf| Build {
         key: key.clone(),
         bzimage,
         cached: true,
     };
-    if let Some(found) = find_cached(&kernels, &rev.slug(), &key, reporter) {
+    if let Some(found) = find_cached(&kernels, &slug, &key, reporter) {
         return Ok(hit(found));
     }
     // Two runs that miss the cache at once: the second waits here and
@@ -120,12 +136,17 @@ pub fn build(pin: &Pin, rev: &Revision, jobs: usize, reporter: &Reporter) -> Res
         return Ok(hit(bzimage));
     }
     let started = Instant::now();
+    let label = if pin.flavor.is_empty() {
+        rev.name.clone()
+    } else {
+        format!("{} ({} kernel)", rev.name, pin.flavor)
+    };
     reporter.send(Event::BuildStart {
-        revision: rev.name.clone(),
+        revision: label.clone(),
     });
     let result = build_uncached(pin, rev, jobs, &log, reporter);
     reporter.send(Event::BuildEnd {
-        revision: rev.name.clone(),
+        revision: label,
         built: result.is_ok(),
         secs: started.elapsed().as_secs_f64(),
     });

@@ -59,12 +59,13 @@ pub(super) fn boots(args: &Args, setup: &Setup, reporter: &Reporter) -> Result<V
             });
             let outcome = boot::run(&boot::Request {
                 topology,
-                bzimage: &setup.bzimage,
+                bzimage: setup.kernel_for(topology).0,
                 initrd: &initrd,
                 accel: setup.accel,
                 timeout: Duration::from_secs(topology.spec.timeout_s),
                 log: log.clone(),
                 extra_cmdline: String::new(),
+                hypervisor: setup.kernel_for(topology).1,
             })?;
             let xfail = |trial: &str| setup.matrix.xfail(rev, &topology.name, trial);
             let verdict =
