@@ -342,6 +342,11 @@ const CASES: &[Case] = &[
         tree: |f| f.device(1, Some("pciback"), 0, Some("23\n")),
         plan: || xen_plan(Dom0::Pvh), check: Check::PrivcmdGsi, want: Fail,
         says: &["IOCTL_PRIVCMD_PCIDEV_GET_GSI on ", "(sbdf 0x18) failed: ENOENT", "expected 23"], ends: "" },
+    Case { what: "PVH dom0: Xen refused setup_gsi, but the ioctl was asked of a missing device",
+        tree: |f| { f.kmsg("3,500,8000,-;pciback 0000:00:03.0: xen_pciback: error -38 initializing device\n");
+                    f.device(1, Some("pciback"), 0, Some("23\n")) },
+        plan: || xen_plan(Dom0::Pvh), check: Check::PrivcmdGsi, want: Fail,
+        says: &["failed: ENOENT"], ends: "" },
     Case { what: "PV dom0: another error than EPERM",
         tree: |f| f.device(1, Some("pciback"), 0, Some("23\n")),
         plan: || xen_plan(Dom0::Pv), check: Check::PrivcmdGsi, want: Fail,
