@@ -9,7 +9,12 @@ use anyhow::Result;
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum Command {
     /// Download, verify and unpack the pinned tree (once per pin).
-    Fetch,
+    Fetch {
+        /// Fetch, verify and unpack the pinned hypervisor (configs/xen.toml)
+        /// instead.
+        #[arg(long)]
+        xen: bool,
+    },
     /// Apply and build revisions (default: every revision of the default profile).
     Build {
         /// Revision to build (repeatable).
@@ -26,6 +31,16 @@ pub fn run(command: Command) -> Result<()> {
     let progress = Progress::start();
     let reporter = progress.reporter();
     let result = (|| -> Result<()> {
+        if let Command::Fetch { xen: true } = command {
+            let xen = crate::pipeline::xen::resolve(&crate::config::xen::path(), &reporter)?;
+            reporter.note(format!(
+                "xen: {} at {} (sha256 {})",
+                xen.description,
+                xen.elf.display(),
+                xen.elf_sha256
+            ));
+            return Ok(());
+        }
         tools::ensure(tools::BUILD, true, &reporter)?;
         let pin = pin::resolve(&crate::config::configs_dir().join("kernel.toml"), &reporter)?;
         reporter.note(format!(
