@@ -158,8 +158,9 @@ fn a_missing_qemu_names_its_package_and_the_install_command() {
     let s = scratch();
     let bin = s.work.with_file_name("bin");
     std::fs::create_dir_all(&bin).unwrap();
-    for tool in xtask::sys::tools::BUILD {
-        if tool.probe.starts_with('/') {
+    let tools = [xtask::sys::tools::BUILD, xtask::sys::tools::BOOT].concat();
+    for tool in &tools {
+        if tool.probe.starts_with('/') || tool.probe.starts_with("qemu-") {
             continue;
         }
         let found = xtask::sys::tools::find_on_path(tool.probe)

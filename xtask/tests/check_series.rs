@@ -31,10 +31,22 @@ fn check(args: Args) -> Report {
     report
 }
 
+/// The poster every test posts as: a real-looking identity, so that the
+/// fixtures' placeholder sign-offs are re-signed with it (this machine's
+/// own git identity may well be a placeholder).
+const POSTER: &str = "Ada Poster <ada.poster@mail.kernel-dev.org>";
+
+fn posting(revision: String) -> Args {
+    Args {
+        identity: Some(POSTER.to_string()),
+        ..Args::new(revision)
+    }
+}
+
 fn skip_builds(revision: String) -> Args {
     Args {
         skip_builds: true,
-        ..Args::new(revision)
+        ..posting(revision)
     }
 }
 
@@ -57,13 +69,21 @@ fn text(report: &Report, name: &str) -> String {
 #[test]
 fn no_signoff_fails_signed_off_only() {
     let report = check(skip_builds(fixture("no-signoff")));
-    assert_only(&report, &["signed-off"]);
+    // The poster re-signs the placeholder author but adds no sign-off of
+    // their own: the DCO is still missing, for both checks.
+    assert_only(&report, &["signed-off", "identity"]);
     let signed = text(&report, "signed-off");
     assert!(
         signed.contains("0001-") && signed.contains("no Signed-off-by"),
         "{signed}"
     );
-    assert!(signed.contains("Fixture Developer <fixture@example.org>"));
+    assert!(signed.contains(POSTER), "{signed}");
+    let identity = text(&report, "identity");
+    assert!(
+        identity.contains("not signed off by the poster")
+            && identity.contains("From: Fixture Developer <fixture@example.org> -> Ada Poster"),
+        "{identity}"
+    );
     // checkpatch sees it too, and says it leaves it to signed-off.
     let checkpatch = text(&report, "checkpatch");
     assert!(
@@ -115,7 +135,7 @@ fn missing_abi_fails_abi_doc_only_and_names_the_attribute() {
 fn breaks_build_at_1_fails_bisect_build_only_and_names_patch_1() {
     let report = check(Args {
         objects: vec!["drivers/pci/pci-sysfs.o".into()],
-        ..Args::new(fixture("breaks-build-at-1"))
+        ..posting(fixture("breaks-build-at-1"))
     });
     assert_only(&report, &["bisect-build"]);
     let bisect = report.check("bisect-build");
@@ -170,6 +190,85 @@ fn rfc_v4_adds_gsi_without_abi_documentation() {
     let range = report.check("range-diff");
     assert_eq!(range.status, Status::Pass);
     assert!(range.summary.contains("no v3"), "{}", range.summary);
+    // What maintainers saw in the posted v4: no base, nobody on Cc, and
+    // a number already taken by the upstream RFC v4 it reproduces.
+    for name in [
+        "base-commit",
+        "recipients",
+        "credits",
+        "version",
+        "changelog",
+    ] {
+        assert_eq!(report.check(name).status, Status::Fail, "{name}");
+    }
+    assert!(text(&report, "version").contains("RFC v4 collides with the posted RFC v4"));
+}
+
+#[test]
+fn the_shipped_v5_fails_what_its_review_found() {
+    let report = check(skip_builds("v5".to_string()));
+    assert_eq!(
+        report.failed(),
+        vec![
+            "subjects",
+            "base-commit",
+            "recipients",
+            "credits",
+            "version"
+        ]
+    );
+    let subjects = text(&report, "subjects");
+    assert!(
+        subjects.contains("\"ACPI: PCI: Add a query")
+            && subjects.contains("\"PCI/sysfs: Add gsi attribute\""),
+        "{subjects}"
+    );
+    // get_maintainer names both subsystems' lists, and MAINTAINERS agrees.
+    let gm = text(&report, "get-maintainer");
+    assert!(
+        gm.contains("linux-pci@vger.kernel.org") && gm.contains("linux-acpi@vger.kernel.org"),
+        "{gm}"
+    );
+    assert!(text(&report, "credits").contains("Jiqian Chen"));
+    // The mails to send carry the poster, not the placeholder.
+    let dir = xtask::project_root().join(report.mails.as_deref().unwrap());
+    let mail = std::fs::read_to_string(dir.join("0000-cover-letter.patch")).unwrap();
+    assert!(mail.contains(&format!("From: {POSTER}")), "{mail}");
+    assert!(!mail.contains("@example.org"), "{mail}");
+}
+
+/// A placeholder-signed series with no identity anywhere: the real
+/// binary, with git's global and system config out of reach.
+#[test]
+fn a_placeholder_signed_series_without_an_identity_fails_identity() {
+    let home = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(["check-series", &fixture("missing-abi"), "--skip-builds"])
+            .args(extra)
+            .env("HOME", home.path())
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let none = run(&[]);
+    let line = none
+        .lines()
+        .find(|l| l.starts_with("FAIL  identity"))
+        .unwrap_or_else(|| panic!("{none}"));
+    assert!(
+        line.contains("no user.name") && line.contains("--identity"),
+        "{line}"
+    );
+    let placeholder = run(&["--identity", "Fixture Developer <fixture@example.org>"]);
+    let line = placeholder
+        .lines()
+        .find(|l| l.starts_with("FAIL  identity"))
+        .unwrap_or_else(|| panic!("{placeholder}"));
+    assert!(line.contains("is a placeholder"), "{line}");
 }
 
 #[test]

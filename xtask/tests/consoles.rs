@@ -38,6 +38,10 @@ struct Expected {
     /// change without changing what the fixture proves. Default: none.
     #[serde(default)]
     xfail: Vec<String>,
+    /// Text each of which must appear among the kernel's complaint lines
+    /// the judge quotes. Default: none (and then there must be none).
+    #[serde(default)]
+    complaints: Vec<String>,
 }
 
 fn dir() -> PathBuf {
@@ -95,6 +99,20 @@ fn check(log: &Path) -> Result<(), Failed> {
         if !judged.problems.iter().any(|p| p.contains(want.as_str())) {
             wrong.push(format!("no problem says {want:?}"));
         }
+    }
+    for want in &expected.complaints {
+        if !parsed.complaints.iter().any(|c| c.contains(want.as_str())) {
+            wrong.push(format!("no complaint line says {want:?}"));
+        }
+    }
+    if expected.complaints.is_empty() && !parsed.complaints.is_empty() {
+        wrong.push(format!(
+            "complaint lines found in a log that has none: {:#?}",
+            parsed.complaints
+        ));
+    }
+    if judged.verdict == Verdict::KernelWarning && parsed.complaints.is_empty() {
+        wrong.push("kernel-warning without a line quoted".into());
     }
     if judged.verdict == Verdict::ConsoleCorrupt && judged.problems.is_empty() {
         wrong.push("console-corrupt without a problem named".into());

@@ -147,3 +147,52 @@ fn bad_ranges_are_refused_before_any_work() {
         assert_eq!(dir.count(), 0);
     }
 }
+
+/// A `b4 prep` branch: its cover letter is an empty commit at the start,
+/// with b4's tracking JSON below the text. It becomes the 0/n mail (the
+/// tracking left out, b4's base-commit added) and the patches are numbered
+/// 1/n..n/n under b4's prefix; a range without one has no cover letter.
+#[test]
+fn a_b4_branch_brings_its_cover_letter() {
+    let tree = Tree::new();
+    let dir = tree.repo();
+    git(&dir, &["checkout", "-q", "-b", "b4/gsi", "base"]);
+    let message = "PCI/sysfs: Report the GSI\n\nWhy the series exists.\n\n\
+                   --- b4-submit-tracking ---\n# This section is used internally by b4 prep.\n\
+                   {\"series\": {\"revision\": 2, \"change-id\": \"20250101-gsi-1\", \
+                   \"prefixes\": [\"RFC\"], \"base-branch\": \"base\"}}\n";
+    git(&dir, &["commit", "-q", "--allow-empty", "-m", message]);
+    for (n, line) in ["int gsi = 1;\n", "int gsi = 2;\n"].iter().enumerate() {
+        std::fs::write(dir.join("pci-sysfs.c"), line).unwrap();
+        git(
+            &dir,
+            &["commit", "-q", "-am", &format!("PCI/sysfs: Step {n}")],
+        );
+    }
+    let base = git(&dir, &["rev-parse", "base"]).trim().to_string();
+    let word = tree.range("b4", "base..b4/gsi");
+    let (ok, text) = tree.xtask(&["test-matrix", "--list", "-r", &word, "-t", "q35"]);
+    assert!(ok, "{text}");
+    let export = std::fs::read_dir(tree.work().join("git-series"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .next()
+        .unwrap();
+    let cover = std::fs::read_to_string(export.join("0000-cover-letter.patch")).unwrap();
+    assert!(
+        cover.contains("Subject: [RFC PATCH v2 0/2] PCI/sysfs: Report the GSI\n"),
+        "{cover}"
+    );
+    assert!(cover.contains("Why the series exists."), "{cover}");
+    assert!(!cover.contains("b4-submit-tracking"), "{cover}");
+    assert!(cover.contains(&format!("base-commit: {base}")), "{cover}");
+    let series = std::fs::read_to_string(export.join("series")).unwrap();
+    let patches: Vec<&str> = series.lines().filter(|l| l.ends_with(".patch")).collect();
+    assert_eq!(patches.len(), 2, "{series}");
+    let second = std::fs::read_to_string(export.join(patches[1])).unwrap();
+    assert!(
+        second.contains("Subject: [RFC PATCH v2 2/2] PCI/sysfs: Step 1"),
+        "{second}"
+    );
+}

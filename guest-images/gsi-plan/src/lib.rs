@@ -44,6 +44,11 @@ pub struct Plan {
     /// What a `gsi` read must give where a revision could answer either
     /// way (`[policy]` in configs/matrix.toml).
     pub policy: Policy,
+    /// Virtual CPUs the guest boots with (the topology's `smp`); with more
+    /// than one, `<device>::gsi-concurrent` runs where the plan allows an
+    /// unbind. Default (and left out when): 1.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub cpus: u32,
     /// The devices to check, in a stable order.
     pub devices: Vec<Device>,
     /// How Xen runs this kernel as its dom0; `None` on the machine itself.
@@ -71,6 +76,14 @@ pub const PCIBACK: &str = "pciback";
 /// `/dev/xen/privcmd`, where `IOCTL_PRIVCMD_PCIDEV_GET_GSI` is asked.
 pub const PRIVCMD_PATH: &str = "/dev/xen/privcmd";
 
+fn one() -> u32 {
+    1
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
+}
+
 /// Whether the revision under test provides the `gsi` attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -82,45 +95,70 @@ pub enum Attribute {
 }
 
 /// What a read of `gsi` may answer in a state where a revision could
-/// reasonably answer either way.
+/// reasonably answer either way. Each is exact: an error answer names the
+/// one errno the read must fail with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Answer {
     /// The GSI the routing gives, exactly.
     Gsi,
-    /// The read fails with EAGAIN: the GSI is not known (yet, or any more).
+    /// The file does not exist (opening it fails with ENOENT).
+    Absent,
+    /// The read fails with EAGAIN: not known yet, "try again".
     Eagain,
+    /// The read fails with ENODATA: the kernel has not routed the pin yet.
+    Enodata,
+    /// The read fails with ENXIO: the pin has no route to a GSI.
+    Enxio,
 }
 
 impl Answer {
-    /// For messages: `the GSI` or `EAGAIN`.
+    /// For messages: `the GSI`, `absent`, `EAGAIN`...
     pub fn describe(self) -> &'static str {
         match self {
             Answer::Gsi => "the GSI",
+            Answer::Absent => "absent",
             Answer::Eagain => "EAGAIN",
+            Answer::Enodata => "ENODATA",
+            Answer::Enxio => "ENXIO",
         }
     }
 }
 
-/// The revision policy the suite judges a device with a GSI by, one
-/// answer per state whose right answer is a design decision (see
-/// configs/matrix.toml for the reasons). A device without a GSI must show
-/// no number in any state; that is not a choice.
+/// The revision policy the suite judges `gsi` by, one answer per state
+/// whose right answer is a design decision (see configs/matrix.toml for
+/// the reasons). Where the kernel has routed a device's pin to a GSI
+/// (bound, enabled at boot, after `enable`), the answer is the GSI: that
+/// is not a choice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
-    /// An unbound, never enabled device whose GSI is decided at boot (fixed
-    /// by the firmware, or its link set up for another device): the
-    /// `gsi-before-enable` trial.
+    /// An unbound device the kernel has not routed at boot, whose GSI the
+    /// firmware or an already set-up link decides: `gsi-before-enable`.
     pub before_enable: Answer,
-    /// An unbound, never enabled device on an interrupt link that still has
-    /// a choice of IRQs ([`Device::link_undecided`]): `gsi-link-undecided`.
+    /// An unbound device the kernel has not routed, on an interrupt link
+    /// that still has a choice of IRQs ([`Device::link_undecided`]):
+    /// `gsi-link-undecided`.
     pub link_undecided: Answer,
     /// After `echo 1 > enable` and then `echo 0 > enable` on an unbound
-    /// device: `gsi-after-disable`.
+    /// device with a GSI: `gsi-after-disable`.
     pub after_disable: Answer,
-    /// After the device's driver is unbound: `gsi-after-unbind`.
+    /// A device with a GSI after its driver is unbound: `gsi-after-unbind`.
     pub after_unbind: Answer,
+    /// A device without an interrupt pin, in every state: `gsi-no-pin`.
+    pub no_pin: Answer,
+    /// A device with a pin on a boot where ACPI does not route PCI
+    /// interrupts (`acpi=off`, `acpi=noirq`, `pci=noacpi`), in every
+    /// state: `gsi-no-acpi-irq` and the after-* trials there.
+    pub no_acpi_irq: Answer,
+    /// A device with a pin whose route ends without a GSI (no `_PRT`
+    /// entry, or a link the kernel refuses), once the kernel has tried to
+    /// route it (bound, enabled at boot, after `enable`, disable or
+    /// unbind): `gsi-no-route` and the after-* trials.
+    pub no_route: Answer,
+    /// The same device before the kernel tried to route it (unbound, not
+    /// enabled at boot): `gsi-no-route-before-enable`.
+    pub no_route_before_enable: Answer,
 }
 
 /// One PCI function and what the topology says it must show.
@@ -153,6 +191,12 @@ pub struct Device {
     /// by the firmware or by a link set up for a device enabled at boot.
     #[serde(default, skip_serializing_if = "is_false")]
     pub link_undecided: bool,
+    /// The kernel ran its ACPI interrupt routing for the device during
+    /// boot: its driver enabled it, it is a bridge above a bound device,
+    /// or every device with `pci=routeirq`. Such a device's GSI (or lack
+    /// of one) is decided before the suite reads it, whatever the policy.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub routed_at_boot: bool,
     /// The suite may unbind the device's driver to check
     /// [`Policy::after_unbind`]: a bound device with nothing behind it
     /// (unbinding a port's driver could disable the bridge above its
@@ -273,7 +317,8 @@ mod tests {
             attribute: Attribute::Present,
             acpi_irq: true,
             irq_is_gsi: Some(true),
-            policy: V5_POLICY,
+            policy: RFC1_POLICY,
+            cpus: 1,
             devices: vec![Device {
                 name: "rng".into(),
                 bdf: "0000:00:03.0".into(),
@@ -282,6 +327,7 @@ mod tests {
                 gsi: Some(23),
                 route: "ICH9 slot 3 INTA -> PIRQH".into(),
                 link_undecided: false,
+                routed_at_boot: true,
                 unbind: true,
             }],
             xen_dom0: None,
@@ -301,20 +347,31 @@ mod tests {
         let mut undecided = plan.clone();
         undecided.devices[0].link_undecided = true;
         undecided.devices[0].unbind = false;
+        undecided.devices[0].routed_at_boot = false;
         undecided.policy.after_unbind = Answer::Eagain;
         let text = undecided.to_toml();
         assert!(text.contains("link_undecided = true"), "{text}");
         assert!(!text.contains("\nunbind = "), "{text}");
+        assert!(!text.contains("routed_at_boot"), "{text}");
         assert!(text.contains("after_unbind = \"eagain\""), "{text}");
+        assert!(text.contains("no_route = \"enxio\""), "{text}");
         assert_eq!(Plan::from_toml(&text).unwrap(), undecided);
     }
 
-    const V5_POLICY: Policy = Policy {
-        before_enable: Answer::Gsi,
-        link_undecided: Answer::Eagain,
+    const RFC1_POLICY: Policy = Policy {
+        before_enable: Answer::Enodata,
+        link_undecided: Answer::Enodata,
         after_disable: Answer::Gsi,
         after_unbind: Answer::Gsi,
+        no_pin: Answer::Absent,
+        no_acpi_irq: Answer::Absent,
+        no_route: Answer::Enxio,
+        no_route_before_enable: Answer::Enodata,
     };
+
+    const POLICY_TOML: &str = "[policy]\nbefore_enable='enodata'\nlink_undecided='enodata'\n\
+        after_disable='gsi'\nafter_unbind='gsi'\nno_pin='absent'\nno_acpi_irq='absent'\n\
+        no_route='enxio'\nno_route_before_enable='enodata'\n";
 
     #[test]
     fn the_policy_is_required_and_spelled_out() {
@@ -322,23 +379,30 @@ mod tests {
             "revision='v4'\ntopology='q35'\nattribute='present'\nacpi_irq=true\ndevices=[]\n";
         let err = Plan::from_toml(header).unwrap_err();
         assert!(err.to_string().contains("policy"), "{err}");
-        let policy = "[policy]\nbefore_enable='gsi'\nlink_undecided='eagain'\nafter_disable='gsi'\nafter_unbind='gsi'\n";
+        let policy = POLICY_TOML;
         assert_eq!(
             Plan::from_toml(&format!("{header}{policy}"))
                 .unwrap()
                 .policy,
-            V5_POLICY
+            RFC1_POLICY
         );
-        let err = Plan::from_toml(&format!("{header}{}", policy.replace("'eagain'", "'zero'")))
+        let err = Plan::from_toml(&format!("{header}{}", policy.replace("'enxio'", "'zero'")))
             .unwrap_err();
         assert!(err.to_string().contains("zero"), "{err}");
+        let err = Plan::from_toml(&format!(
+            "{header}{}",
+            policy.replace("no_route='enxio'\n", "")
+        ))
+        .unwrap_err();
+        assert!(err.to_string().contains("no_route"), "{err}");
     }
 
     #[test]
     fn unknown_keys_are_rejected() {
         let err = Plan::from_toml(
-            "revision='v4'\ntopology='q35'\nattribute='present'\nacpi_irq=true\ndevices=[]\nbogus=1\n\
-             [policy]\nbefore_enable='gsi'\nlink_undecided='eagain'\nafter_disable='gsi'\nafter_unbind='gsi'\n",
+            &format!(
+                "revision='v4'\ntopology='q35'\nattribute='present'\nacpi_irq=true\ndevices=[]\nbogus=1\n{POLICY_TOML}"
+            ),
         )
         .unwrap_err();
         assert!(err.to_string().contains("bogus"), "{err}");

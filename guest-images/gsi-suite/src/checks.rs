@@ -7,8 +7,9 @@
 //! `gsi-after-enable` changes them and `gsi` must judge the boot state.
 //!
 //! Where the right answer is a design decision (a read before enable, after
-//! disable, after unbind), the plan's [`Policy`] (configs/matrix.toml) says
-//! which: the exact GSI or EAGAIN. The checks that change the machine run
+//! disable, after unbind, and how each kind of "no GSI" shows), the plan's
+//! [`Policy`] (configs/matrix.toml) says which: the exact GSI, an absent
+//! file, or one exact errno. The checks that change the machine run
 //! after every read-only one, in [`Check::phase`] order: enable, then
 //! disable (of the devices just enabled), then unbinding drivers.
 
@@ -17,7 +18,7 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
-use gsi_plan::{pin_name, Answer, Attribute, Device, Dom0, Plan, PCIBACK};
+use gsi_plan::{pin_name, Answer, Attribute, Device, Dom0, Plan, Policy, PCIBACK};
 
 use crate::dump::{self, Dump};
 use crate::kernel_log::{self, Ioapic, XenPirq};
@@ -38,10 +39,11 @@ pub enum Check {
     SysfsAfterReads,
     PrivcmdGsi,
     GsiPcibackRebind,
+    GsiConcurrent,
 }
 
 impl Check {
-    pub const ALL: [Check; 12] = [
+    pub const ALL: [Check; 13] = [
         Check::Present,
         Check::Pin,
         Check::Driver,
@@ -54,6 +56,7 @@ impl Check {
         Check::SysfsAfterReads,
         Check::PrivcmdGsi,
         Check::GsiPcibackRebind,
+        Check::GsiConcurrent,
     ];
 
     pub fn name(self) -> &'static str {
@@ -70,14 +73,17 @@ impl Check {
             Check::SysfsAfterReads => "sysfs-after-reads",
             Check::PrivcmdGsi => "privcmd-gsi",
             Check::GsiPcibackRebind => "gsi-pciback-rebind",
+            Check::GsiConcurrent => "gsi-concurrent",
         }
     }
 
     /// The check's part of the trial name. The boot-state `gsi` check is
     /// named by the case it judges (`gsi-absent` on a revision without the
-    /// attribute, `gsi-bound`, `gsi-before-enable`, `gsi-link-undecided`,
-    /// `gsi-none`), so that expected failures can name the policy a
-    /// revision gets wrong.
+    /// attribute; `gsi-no-pin`, `gsi-no-acpi-irq`, `gsi-no-route`,
+    /// `gsi-no-route-before-enable` without a GSI; `gsi-bound`,
+    /// `gsi-enabled-at-boot`, `gsi-before-enable`, `gsi-link-undecided`
+    /// with one), so that expected failures can name the policy a revision
+    /// gets wrong.
     pub fn trial_name(self, plan: &Plan, device: &Device) -> &'static str {
         if self != Check::Gsi {
             return self.name();
@@ -85,20 +91,25 @@ impl Check {
         if plan.attribute == Attribute::Absent {
             return "gsi-absent";
         }
-        match (Expected::of(plan, device), device.driver.is_some()) {
-            (Expected::None(_), _) => "gsi-none",
-            (Expected::Gsi(_), true) => "gsi-bound",
-            (Expected::Gsi(_), false) if device.link_undecided => "gsi-link-undecided",
-            (Expected::Gsi(_), false) => "gsi-before-enable",
+        match Expected::of(plan, device) {
+            Expected::NoPin => "gsi-no-pin",
+            Expected::NoAcpiIrq => "gsi-no-acpi-irq",
+            Expected::NoRoute if device.routed_at_boot => "gsi-no-route",
+            Expected::NoRoute => "gsi-no-route-before-enable",
+            Expected::Gsi(_) if device.driver.is_some() => "gsi-bound",
+            Expected::Gsi(_) if device.routed_at_boot => "gsi-enabled-at-boot",
+            Expected::Gsi(_) if device.link_undecided => "gsi-link-undecided",
+            Expected::Gsi(_) => "gsi-before-enable",
         }
     }
 
     /// When the check runs: 0 reads only; 1 dumps sysfs again, after every
     /// `gsi` read and before anything changes the machine; 2 enables
     /// unbound devices; 3 disables them again (after their enable); 4
-    /// unbinds drivers, because an unbound device's `irq`, interrupt
-    /// and driver are gone; 5 hands the devices xen-pciback let go of back
-    /// to it.
+    /// unbinds drivers, because an unbound device's `irq`, interrupt and
+    /// driver are gone; 5 hands the devices xen-pciback let go of back to
+    /// it; 6, last, binds and unbinds them again while other threads read
+    /// (`gsi-concurrent`, on a guest with more than one CPU).
     pub fn phase(self) -> u8 {
         match self {
             Check::Present
@@ -113,6 +124,7 @@ impl Check {
             Check::GsiAfterDisable => 3,
             Check::GsiAfterUnbind => 4,
             Check::GsiPcibackRebind => 5,
+            Check::GsiConcurrent => 6,
         }
     }
 
@@ -136,6 +148,8 @@ impl Check {
             Check::IrqVsGsi => plan.irq_is_gsi.is_some() && bound && routed && !pciback,
             Check::PrivcmdGsi => pciback && routed,
             Check::GsiPcibackRebind => pciback && device.unbind,
+            // xen-pciback's own bind and unbind are gsi-pciback-rebind's.
+            Check::GsiConcurrent => plan.cpus > 1 && bound && device.unbind && !pciback,
         }
     }
 }
@@ -203,25 +217,49 @@ impl Verdict {
     }
 }
 
-/// What the plan says a device's GSI is on this boot.
+/// What the plan says a device's GSI is on this boot: the GSI, or which
+/// of the three kinds of "no GSI" (each with its own policy answer).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Expected {
     Gsi(u32),
-    /// No GSI, and why.
-    None(&'static str),
+    /// The device has no interrupt pin.
+    NoPin,
+    /// ACPI does not route PCI interrupts on this boot.
+    NoAcpiIrq,
+    /// A pin whose route ends without a GSI.
+    NoRoute,
 }
 
 impl Expected {
     fn of(plan: &Plan, device: &Device) -> Expected {
         if device.pin == 0 {
-            Expected::None("no interrupt pin")
+            Expected::NoPin
         } else if !plan.acpi_irq {
-            Expected::None("ACPI does not route interrupts on this boot")
+            Expected::NoAcpiIrq
         } else {
             match device.gsi {
                 Some(gsi) => Expected::Gsi(gsi),
-                None => Expected::None("the topology gives it no GSI"),
+                None => Expected::NoRoute,
             }
+        }
+    }
+
+    /// For a device without a GSI: why, for messages, and the policy key
+    /// and answer that judge it once the kernel has tried to route it.
+    fn without_gsi(self, policy: &Policy) -> Option<(&'static str, &'static str, Answer)> {
+        match self {
+            Expected::Gsi(_) => None,
+            Expected::NoPin => Some(("no interrupt pin", "no_pin", policy.no_pin)),
+            Expected::NoAcpiIrq => Some((
+                "ACPI does not route interrupts on this boot",
+                "no_acpi_irq",
+                policy.no_acpi_irq,
+            )),
+            Expected::NoRoute => Some((
+                "a pin whose route gives no GSI",
+                "no_route",
+                policy.no_route,
+            )),
         }
     }
 }
@@ -291,6 +329,7 @@ impl Suite {
             Check::SysfsAfterReads => self.sysfs_after_reads(device),
             Check::PrivcmdGsi => self.privcmd_gsi(device, &self.boot_gsi[trial.device]),
             Check::GsiPcibackRebind => self.gsi_pciback_rebind(device),
+            Check::GsiConcurrent => self.gsi_concurrent(device),
         };
         result.unwrap_or_else(Verdict::Failed)
     }
@@ -417,37 +456,54 @@ impl Suite {
         if self.plan.attribute == Attribute::Absent {
             return Ok(absent_on_baseline(&self.plan, &at, boot));
         }
-        Ok(match (Expected::of(&self.plan, device), boot) {
-            (Expected::None(why), AttrRead::Absent | AttrRead::Error(_)) => {
-                Verdict::Passed(format!("{at}: no GSI ({why})"))
+        let expected = Expected::of(&self.plan, device);
+        let policy = &self.plan.policy;
+        if let Some((why, key, answer)) = expected.without_gsi(policy) {
+            let (why, key, answer) = if expected == Expected::NoRoute && !device.routed_at_boot {
+                (
+                    "a pin whose route gives no GSI, never enabled",
+                    "no_route_before_enable",
+                    policy.no_route_before_enable,
+                )
+            } else {
+                (why, key, answer)
+            };
+            return Ok(judge(&at, boot, None, &route, why, key, answer));
+        }
+        let Expected::Gsi(want) = expected else {
+            unreachable!("without_gsi covers every other case")
+        };
+        Ok(if device.driver.is_some() || device.routed_at_boot {
+            // The kernel routed the pin during boot: the GSI is no choice.
+            let state = if device.driver.is_some() {
+                "driver bound"
+            } else {
+                "enabled during boot"
+            };
+            match boot {
+                AttrRead::Number(n) if *n == want => Verdict::Passed(format!("{at}{route}")),
+                _ => Verdict::Failed(format!("{at}, expected {want}{route} ({state})")),
             }
-            (Expected::None(why), AttrRead::Number(n)) => Verdict::Failed(format!(
-                "{} reads {n} at boot for a device without a GSI ({why}); must be absent or an error",
-                path.display()
-            )),
-            (Expected::None(why), AttrRead::Garbage(_)) => Verdict::Failed(format!(
-                "{at} for a device without a GSI ({why}); must be absent or an error"
-            )),
-            (Expected::Gsi(want), AttrRead::Number(n)) if device.driver.is_some() && *n == want => {
-                Verdict::Passed(format!("{at}{route}"))
-            }
-            (Expected::Gsi(want), _) if device.driver.is_some() => {
-                Verdict::Failed(format!("{at}, expected {want}{route} (driver bound)"))
-            }
-            // Unbound and never enabled: the answer is a policy decision.
-            (Expected::Gsi(want), _) => {
-                let (key, answer) = if device.link_undecided {
-                    ("link_undecided", self.plan.policy.link_undecided)
-                } else {
-                    ("before_enable", self.plan.policy.before_enable)
-                };
-                let why = if device.link_undecided {
-                    "no device on its interrupt link has been enabled, so the link has not chosen its IRQ"
-                } else {
-                    "never enabled, its GSI decided at boot"
-                };
-                judge(&at, boot, want, &route, why, key, answer)
-            }
+        } else if device.link_undecided {
+            judge(
+                &at,
+                boot,
+                Some(want),
+                &route,
+                "no device on its interrupt link has been enabled, so the link has not chosen its IRQ",
+                "link_undecided",
+                policy.link_undecided,
+            )
+        } else {
+            judge(
+                &at,
+                boot,
+                Some(want),
+                &route,
+                "never enabled, its GSI decided at boot",
+                "before_enable",
+                policy.before_enable,
+            )
         })
     }
 
@@ -470,13 +526,11 @@ impl Suite {
         if self.plan.attribute == Attribute::Absent {
             return Ok(absent_on_baseline(&self.plan, &at, &after));
         }
-        Ok(match (Expected::of(&self.plan, device), &after) {
-            (Expected::None(why), AttrRead::Absent | AttrRead::Error(_)) => {
-                Verdict::Passed(format!("{at}: no GSI ({why})"))
-            }
-            (Expected::None(why), _) => Verdict::Failed(format!(
-                "{at} for a device without a GSI ({why}); must be absent or an error"
-            )),
+        let expected = Expected::of(&self.plan, device);
+        if let Some((why, key, answer)) = expected.without_gsi(&self.plan.policy) {
+            return Ok(judge(&at, &after, None, &route, why, key, answer));
+        }
+        Ok(match (expected, &after) {
             (Expected::Gsi(want), AttrRead::Number(n)) if *n == want => match boot {
                 AttrRead::Number(before) if before != n => Verdict::Failed(format!(
                     "{}: value before enable {before} differs from after enable {n}{route}",
@@ -485,6 +539,7 @@ impl Suite {
                 _ => Verdict::Passed(format!("{at}{route}; at boot: {}", boot.short())),
             },
             (Expected::Gsi(want), _) => Verdict::Failed(format!("{at}, expected {want}{route}")),
+            (_, _) => unreachable!("without_gsi covers every case but Gsi"),
         })
     }
 
@@ -580,14 +635,15 @@ impl Suite {
         if self.plan.attribute == Attribute::Absent {
             return absent_on_baseline(&self.plan, at, read);
         }
-        match (Expected::of(&self.plan, device), read) {
-            (Expected::None(why), AttrRead::Absent | AttrRead::Error(_)) => {
-                Verdict::Passed(format!("{at}: no GSI ({why})"))
+        let expected = Expected::of(&self.plan, device);
+        match expected.without_gsi(&self.plan.policy) {
+            Some((why, key, answer)) => judge(at, read, None, &route(device), why, key, answer),
+            None => {
+                let Expected::Gsi(want) = expected else {
+                    unreachable!("without_gsi covers every other case")
+                };
+                judge(at, read, Some(want), &route(device), why, key, answer)
             }
-            (Expected::None(why), _) => Verdict::Failed(format!(
-                "{at} for a device without a GSI ({why}); must be absent or an error"
-            )),
-            (Expected::Gsi(want), _) => judge(at, read, want, &route(device), why, key, answer),
         }
     }
 
@@ -842,22 +898,23 @@ impl Suite {
         if self.plan.attribute == Attribute::Absent {
             return Ok(absent_on_baseline(&self.plan, &at, &read));
         }
-        let want = match (Expected::of(&self.plan, device), &read) {
-            (Expected::None(why), AttrRead::Absent | AttrRead::Error(_)) => {
-                return Ok(Verdict::Passed(format!("{at}: no GSI ({why})")))
-            }
-            (Expected::None(why), _) => {
-                return Ok(Verdict::Failed(format!(
-                    "{at} for a device without a GSI ({why}); must be absent or an error"
-                )))
-            }
-            (Expected::Gsi(want), AttrRead::Number(n)) if *n == want => want,
-            (Expected::Gsi(want), _) => {
+        // pciback enabled the device again: a device without a GSI answers
+        // as the policy says for its case after enable.
+        let expected = Expected::of(&self.plan, device);
+        if let Some((why, key, answer)) = expected.without_gsi(&self.plan.policy) {
+            return Ok(judge(&at, &read, None, &route, why, key, answer));
+        }
+        let Expected::Gsi(want) = expected else {
+            unreachable!("without_gsi covers every other case")
+        };
+        match &read {
+            AttrRead::Number(n) if *n == want => {}
+            _ => {
                 return Ok(Verdict::Failed(format!(
                     "{at}, expected {want}{route}: pciback enabled it again"
                 )))
             }
-        };
+        }
         if self.plan.xen_dom0 != Some(Dom0::Pvh) {
             return Ok(Verdict::Passed(format!("{at}{route}")));
         }
@@ -922,39 +979,61 @@ impl Suite {
     }
 }
 
-/// Judges a read of a device with a GSI in a state whose answer the policy
-/// decides: `key = answer` in `[policy]`, `why` says what state the device
-/// is in, for the message.
+/// Judges a read in a state whose answer the policy decides: `key =
+/// answer` in `[policy]`; `want` is the device's GSI (`None`: it has none,
+/// so a number is never right); `why` says what state the device is in.
 fn judge(
     at: &str,
     read: &AttrRead,
-    want: u32,
+    want: Option<u32>,
     route: &str,
     why: &str,
     key: &str,
     answer: Answer,
 ) -> Verdict {
     let policy = format!("policy {key} = {}", answer.describe());
-    match (answer, read) {
-        (Answer::Gsi, AttrRead::Number(n)) if *n == want => {
+    let later = match want {
+        Some(gsi) => format!(" ({gsi}{route} once routed)"),
+        None => String::new(),
+    };
+    match (answer, want, read) {
+        (Answer::Gsi, Some(want), AttrRead::Number(n)) if *n == want => {
             Verdict::Passed(format!("{at}{route}: {why}; {policy}"))
         }
-        (Answer::Eagain, AttrRead::Error(err)) if err.is(libc::EAGAIN) => Verdict::Passed(format!(
-            "{at}: {why}, not known ({policy}; {want}{route} once decided)"
-        )),
-        (Answer::Gsi, AttrRead::Number(0)) => Verdict::Failed(format!(
+        (Answer::Gsi, Some(want), AttrRead::Number(0)) => Verdict::Failed(format!(
             "{at}, expected {want}{route}: {why}; {policy}; 0 reads as \"no GSI\""
         )),
-        (Answer::Gsi, _) => {
+        (Answer::Gsi, Some(want), _) => {
             Verdict::Failed(format!("{at}, expected {want}{route}: {why}; {policy}"))
         }
-        (Answer::Eagain, AttrRead::Number(_)) => Verdict::Failed(format!(
-            "{at}, expected EAGAIN: {why}, so a number means the read decided it \
-             (allocated a link) or kept a value from before; {policy} ({want}{route} once decided)"
+        (Answer::Gsi, None, _) => Verdict::Failed(format!(
+            "{at}: {why}, and {policy} cannot hold for a device without a GSI (fix [policy])"
         )),
-        (Answer::Eagain, _) => Verdict::Failed(format!(
-            "{at}, expected EAGAIN: {why}; {policy} ({want}{route} once decided)"
+        (Answer::Absent, _, AttrRead::Absent) => {
+            Verdict::Passed(format!("{at}: {why}; {policy}{later}"))
+        }
+        (_, _, AttrRead::Error(err)) if errno_of(answer).is_some_and(|e| err.is(e)) => {
+            Verdict::Passed(format!("{at}: {why}; {policy}{later}"))
+        }
+        (_, _, AttrRead::Number(n)) => Verdict::Failed(format!(
+            "{at}, expected {}: {why}, so no number is right ({n} would mean the read \
+             decided the route itself or kept a value from before); {policy}{later}",
+            answer.describe()
         )),
+        (_, _, _) => Verdict::Failed(format!(
+            "{at}, expected {}: {why}; {policy}{later}",
+            answer.describe()
+        )),
+    }
+}
+
+/// The errno an error answer means; `None` for the others.
+fn errno_of(answer: Answer) -> Option<i32> {
+    match answer {
+        Answer::Gsi | Answer::Absent => None,
+        Answer::Eagain => Some(libc::EAGAIN),
+        Answer::Enodata => Some(libc::ENODATA),
+        Answer::Enxio => Some(libc::ENXIO),
     }
 }
 
@@ -1044,6 +1123,8 @@ fn top_domain(debugfs: &str) -> Option<&str> {
         .find_map(|line| line.trim_start().strip_prefix("domain:"))
         .map(str::trim)
 }
+
+mod concurrent;
 
 #[cfg(test)]
 mod tests;

@@ -60,6 +60,11 @@ impl System {
         &self.privcmd
     }
 
+    /// `/sys/<relative>`.
+    pub fn sys_path(&self, relative: &str) -> PathBuf {
+        self.sys.join(relative)
+    }
+
     /// `/sys/bus/pci/devices/<bdf>`.
     pub fn device(&self, bdf: &str) -> PathBuf {
         self.sys.join("bus/pci/devices").join(bdf)

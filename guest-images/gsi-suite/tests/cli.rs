@@ -31,7 +31,8 @@ fn protocol_lines(output: &Output) -> Vec<String> {
 }
 
 const HEADER: &str = "revision = 'v5'\ntopology = 'q35'\nattribute = 'present'\nacpi_irq = true\n\
-    policy = { before_enable = 'gsi', link_undecided = 'eagain', after_disable = 'gsi', after_unbind = 'gsi' }\n";
+    policy = { before_enable = 'enodata', link_undecided = 'enodata', after_disable = 'gsi', after_unbind = 'gsi', \
+    no_pin = 'absent', no_acpi_irq = 'absent', no_route = 'enxio', no_route_before_enable = 'enodata' }\n";
 
 #[test]
 fn zero_trials_fail() {

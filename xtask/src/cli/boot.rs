@@ -51,7 +51,8 @@ pub fn run(args: Args) -> Result<()> {
         let pin = match &xen {
             Some(x) => pin.for_dom0(x),
             None => pin,
-        };
+        }
+        .for_topology(topology)?;
         let b = build::build(&pin, rev, crate::pipeline::selection::cores(), &reporter)?;
         let binaries = guest::build_binaries(&reporter, args.shell)?;
         let plan = crate::model::plan::of(
@@ -60,7 +61,7 @@ pub fn run(args: Args) -> Result<()> {
             selection.matrix.attribute(&rev.name),
             selection.matrix.policy(),
         );
-        let (initrd, _) = guest::write_initramfs(&binaries, &plan)?;
+        let (initrd, _) = guest::write_initramfs(&binaries, &plan, topology)?;
         let accel = boot::detect_accel(&b.bzimage, &reporter)?;
         let extra = if args.shell { "gsi.shell" } else { "" };
         Ok(qemu::command(

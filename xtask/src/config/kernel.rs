@@ -116,6 +116,10 @@ pub struct KernelConfig {
     pub base: String,
     /// (path, contents) of each fragment, in order.
     pub fragments: Vec<(PathBuf, String)>,
+    /// The kernel variant a topology named (`kernel = "debug"`), whose
+    /// fragment is the last one; `None` for the usual kernel. Only names
+    /// logs and progress: the hash is the fragments'.
+    pub variant: Option<String>,
 }
 
 impl KernelConfig {
@@ -136,6 +140,28 @@ impl KernelConfig {
         Ok(KernelConfig {
             base: toml.base.clone(),
             fragments,
+            variant: None,
+        })
+    }
+
+    /// This config with `configs/kernel/<variant>.config` added last: the
+    /// kernel a topology with `kernel = "<variant>"` boots.
+    pub fn with_variant(&self, variant: &str) -> Result<KernelConfig> {
+        let path = config::configs_dir()
+            .join("kernel")
+            .join(format!("{variant}.config"));
+        let contents = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "kernel variant {variant:?}: reading {}",
+                config::display(&path)
+            )
+        })?;
+        let mut fragments = self.fragments.clone();
+        fragments.push((path, contents));
+        Ok(KernelConfig {
+            base: self.base.clone(),
+            fragments,
+            variant: Some(variant.to_string()),
         })
     }
 
@@ -166,6 +192,31 @@ mod tests {
         let toml = KernelToml::load(&crate::project_root().join("configs/kernel.toml")).unwrap();
         assert!(matches!(toml.source, Source::Debian { .. }));
         assert_eq!(toml.config.base, "tinyconfig");
+    }
+
+    #[test]
+    fn a_variant_adds_its_fragment_last_and_changes_the_hash() {
+        let kernel_toml = crate::config::configs_dir().join("kernel.toml");
+        let usual = KernelConfig::read(&kernel_toml, &ConfigToml::default()).unwrap();
+        let debug = usual.with_variant("debug").unwrap();
+        assert_eq!(debug.variant.as_deref(), Some("debug"));
+        assert_eq!(debug.fragments.len(), usual.fragments.len() + 1);
+        let (path, contents) = debug.fragments.last().unwrap();
+        assert_eq!(path.file_name().unwrap(), "debug.config");
+        assert!(contents.contains("CONFIG_PROVE_LOCKING=y"));
+        assert_ne!(debug.hash(), usual.hash());
+        // The same fragments listed in kernel.toml build the same kernel.
+        let listed = KernelConfig::read(
+            &kernel_toml,
+            &ConfigToml {
+                fragments: vec!["kernel/boot.config".into(), "kernel/debug.config".into()],
+                ..ConfigToml::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(listed.hash(), debug.hash());
+        let err = usual.with_variant("nosuch").unwrap_err();
+        assert!(format!("{err:#}").contains("nosuch.config"), "{err:#}");
     }
 
     #[test]

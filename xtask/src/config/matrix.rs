@@ -40,6 +40,12 @@ pub struct RevisionToml {
     /// Whether the revision adds the `gsi` attribute. Default: present.
     #[serde(default = "default_attribute")]
     pub attribute: gsi_plan::Attribute,
+    /// The revision this one follows (for `git range-diff` and the
+    /// changelog), when its version number does not say it: `rfc1`
+    /// follows `v5`. Must name another entry of `[revisions]`. Default:
+    /// none.
+    #[serde(default)]
+    pub previous: Option<String>,
 }
 
 fn default_attribute() -> gsi_plan::Attribute {
@@ -113,6 +119,31 @@ impl Matrix {
                 bail!("{file}: profiles.{name} needs at least one revision and one topology");
             }
         }
+        for (name, revision) in &self.spec.revisions {
+            if let Some(previous) = &revision.previous {
+                if previous == name || !self.spec.revisions.contains_key(previous) {
+                    bail!(
+                        "{file}: revisions.{name}.previous = {previous:?} names no other revision; \
+                         revisions: {}",
+                        config::list(self.spec.revisions.keys())
+                    );
+                }
+            }
+        }
+        let p = &self.spec.policy;
+        for (key, answer) in [
+            ("no_pin", p.no_pin),
+            ("no_acpi_irq", p.no_acpi_irq),
+            ("no_route", p.no_route),
+            ("no_route_before_enable", p.no_route_before_enable),
+        ] {
+            if answer == gsi_plan::Answer::Gsi {
+                bail!(
+                    "{file}: policy.{key} = \"gsi\", but such a device has no GSI to show: \
+                     say \"absent\" or an error (\"enodata\", \"enxio\", \"eagain\")"
+                );
+            }
+        }
         for (i, x) in self.spec.xfail.iter().enumerate() {
             if x.reason.trim().is_empty() {
                 bail!(
@@ -141,6 +172,14 @@ impl Matrix {
             .revisions
             .get(revision)
             .map_or(default_attribute(), |r| r.attribute)
+    }
+
+    /// The revision `revision` follows, when `[revisions]` names one.
+    pub fn previous(&self, revision: &str) -> Option<&str> {
+        self.spec
+            .revisions
+            .get(revision)
+            .and_then(|r| r.previous.as_deref())
     }
 
     /// The policy every revision is judged by.
@@ -202,16 +241,27 @@ mod tests {
         let m = load(&path()).unwrap();
         assert_eq!(m.attribute("baseline"), gsi_plan::Attribute::Absent);
         assert_eq!(m.attribute("v4"), gsi_plan::Attribute::Present);
-        // v5's documented ABI (its cover letter and sysfs-bus-pci entry).
+        // rfc1's documented ABI (its cover letter and sysfs-bus-pci entry).
+        use gsi_plan::Answer::{Absent, Enodata, Enxio, Gsi};
         assert_eq!(
             m.policy(),
             gsi_plan::Policy {
-                before_enable: gsi_plan::Answer::Gsi,
-                link_undecided: gsi_plan::Answer::Eagain,
-                after_disable: gsi_plan::Answer::Gsi,
-                after_unbind: gsi_plan::Answer::Gsi,
+                before_enable: Enodata,
+                link_undecided: Enodata,
+                after_disable: Gsi,
+                after_unbind: Gsi,
+                no_pin: Absent,
+                no_acpi_irq: Absent,
+                no_route: Enxio,
+                no_route_before_enable: Enodata,
             }
         );
+        assert_eq!(m.previous("rfc1"), Some("v5"));
+        assert_eq!(m.previous("v4"), None);
+        // The newest revision runs by default, with the one before it.
+        let full = m.profile(&m.spec.default_profile).unwrap();
+        assert!(full.revisions.iter().any(|r| r == "rfc1"), "{full:?}");
+        assert!(full.revisions.iter().any(|r| r == "v5"), "{full:?}");
     }
 
     #[test]
@@ -226,7 +276,8 @@ mod tests {
         };
         let good = "default_profile='s'\n[profiles.s]\nrevisions=['v4']\ntopologies=['q35']\n\
                     [policy]\nbefore_enable='gsi'\nlink_undecided='eagain'\n\
-                    after_disable='gsi'\nafter_unbind='eagain'\n";
+                    after_disable='gsi'\nafter_unbind='eagain'\nno_pin='absent'\n\
+                    no_acpi_irq='absent'\nno_route='enxio'\nno_route_before_enable='enodata'\n";
         assert_eq!(
             parse(good).unwrap().policy().after_unbind,
             gsi_plan::Answer::Eagain
@@ -240,6 +291,17 @@ mod tests {
             .contains("after_unbind"));
         let typo = good.replace("'gsi'", "'zero'");
         assert!(parse(&typo).unwrap_err().to_string().contains("zero"));
+        let gsi_without_one = good.replace("no_route='enxio'", "no_route='gsi'");
+        let err = parse(&gsi_without_one).unwrap_err().to_string();
+        assert!(
+            err.contains("policy.no_route") && err.contains("no GSI"),
+            "{err}"
+        );
+        let orphan = format!("{good}[revisions.rfc1]\nprevious='v9'\n");
+        let err = parse(&orphan).unwrap_err().to_string();
+        assert!(err.contains("revisions.rfc1.previous = \"v9\""), "{err}");
+        let chained = format!("{good}[revisions.v5]\n[revisions.rfc1]\nprevious='v5'\n");
+        assert_eq!(parse(&chained).unwrap().previous("rfc1"), Some("v5"));
         assert!(parse(&good.replace("'s'\n[", "'x'\n["))
             .unwrap_err()
             .to_string()

@@ -3,6 +3,7 @@
 
 pub mod kernel;
 pub mod matrix;
+pub mod posted;
 pub(crate) mod topology;
 pub mod xen;
 

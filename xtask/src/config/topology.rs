@@ -53,6 +53,18 @@ pub struct TopologyToml {
     /// Wall-clock limit for one boot, seconds. Default: 60.
     #[serde(default = "default_timeout")]
     pub timeout_s: u64,
+    /// Virtual CPUs (`-smp`), 1 or 2 (the kernel is built with
+    /// NR_CPUS=2). With 2, every device whose driver the suite may unbind
+    /// also gets `<device>::gsi-concurrent`. Default: 1.
+    #[serde(default = "default_smp")]
+    pub smp: u32,
+    /// The kernel variant to boot: a config fragment
+    /// `configs/kernel/<kernel>.config` added after kernel.toml's own
+    /// (`"debug"`: lockdep and sleep-in-atomic checking). Built and cached
+    /// like any kernel, under its own config hash. Default: the usual
+    /// kernel.
+    #[serde(default)]
+    pub kernel: Option<String>,
     /// Extra `-device` strings that are not checked themselves (bridges,
     /// root ports), in order. Default: none.
     #[serde(default)]
@@ -66,13 +78,334 @@ pub struct TopologyToml {
     /// Guest RAM for QEMU's `-m`. Default: `256M`.
     #[serde(default = "default_memory")]
     pub memory: String,
-    /// vCPUs (`-smp`). Default: 1.
-    #[serde(default = "default_smp")]
-    pub smp: u32,
     /// Boot the kernel as a hypervisor's first domain. Default: none, the
     /// kernel runs on the machine.
     #[serde(default)]
     pub hypervisor: Option<HypervisorToml>,
+    /// ACPI tables the harness writes for this topology instead of the
+    /// machine's own (see [`AcpiToml`]). Default: QEMU's tables.
+    #[serde(default)]
+    pub acpi: Option<AcpiToml>,
+}
+
+/// Synthetic ACPI tables: on microvm a DSDT whose root-bus `_PRT` and
+/// interrupt links come from here; a MADT when `ioapic` or `override`
+/// is given (on pc, only that). The harness compiles them with `iasl` and hands them to the
+/// kernel through the initramfs table upgrade; the routing model reads the
+/// same data. A DSDT is written for `microvm` with `pcie=on,acpi=on` only:
+/// its DSDT is small enough to write whole (`xtask/src/pipeline/acpi.rs`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcpiToml {
+    /// One line: the real machine these tables stand for. Required.
+    pub stands_for: String,
+    /// Interrupt link devices (`PNP0C0F`) under the host bridge. Default:
+    /// none.
+    #[serde(rename = "link", default)]
+    pub links: Vec<LinkToml>,
+    /// The root bus `_PRT`: one entry per slot and pin. Default: none.
+    #[serde(rename = "route", default)]
+    pub routes: Vec<RouteToml>,
+    /// Slot pins the `_PRT` leaves out on purpose (firmware that forgot a
+    /// slot); a device's pin that is neither routed nor listed here is an
+    /// error. Default: none.
+    #[serde(default)]
+    pub unrouted: Vec<PinToml>,
+    /// The MADT's IOAPICs. Default: the machine's own (microvm: ID 0 at
+    /// 0xfec00000 with GSI base 0, and with ioapic2 ID 1 at 0xfec10000
+    /// with GSI base 24, 24 pins each).
+    #[serde(rename = "ioapic", default)]
+    pub ioapics: Vec<IoapicToml>,
+    /// The MADT's Interrupt Source Overrides (ISA IRQ -> GSI). Default:
+    /// none (and QEMU's MADT is kept unless `ioapic` is given).
+    #[serde(rename = "override", default)]
+    pub overrides: Vec<OverrideToml>,
+}
+
+/// One `PNP0C0F` interrupt link with extended (GSI) interrupt descriptors.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkToml {
+    /// The ACPI name: four characters A-Z, 0-9, `_`, starting with a
+    /// letter. Required.
+    pub name: String,
+    /// `_PRS`: the GSIs the link offers. Exactly one (links with a choice
+    /// are not modelled for synthetic tables). Required.
+    pub possible: Vec<u32>,
+    /// What `_CRS` reports before the kernel sets the link (`_SRS`);
+    /// outside `possible` is allowed (the kernel forgets it). Default: the
+    /// possible GSI.
+    #[serde(default)]
+    pub current: Option<u32>,
+}
+
+/// One `_PRT` entry of the root bus: a slot's pin to a link or a GSI.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteToml {
+    /// Device number on the root bus, 0..=31. Required.
+    pub slot: u8,
+    /// 1..=4 for INTA..INTD. Required.
+    pub pin: u8,
+    /// The link the entry names. Exactly one of `link` and `gsi`.
+    #[serde(default)]
+    pub link: Option<String>,
+    /// The GSI the entry names directly (source 0, index = GSI).
+    #[serde(default)]
+    pub gsi: Option<u32>,
+}
+
+/// A root-bus slot and pin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PinToml {
+    /// Device number on the root bus, 0..=31. Required.
+    pub slot: u8,
+    /// 1..=4 for INTA..INTD. Required.
+    pub pin: u8,
+}
+
+/// One MADT I/O APIC entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IoapicToml {
+    /// I/O APIC ID. Required.
+    pub id: u8,
+    /// MMIO address; must be one QEMU's machine has (0xfec00000, and
+    /// 0xfec10000 with ioapic2). Required.
+    pub address: u32,
+    /// The GSI of its pin 0. Required.
+    pub gsi_base: u32,
+}
+
+/// One MADT Interrupt Source Override: ISA `irq` arrives at `gsi`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OverrideToml {
+    /// The ISA IRQ, 0..=15. Required.
+    pub irq: u8,
+    /// The GSI it is wired to. Required.
+    pub gsi: u32,
+    /// `"edge"`, `"level"` or `"conforms"` (to the bus). Default: `"edge"`.
+    #[serde(default = "default_edge")]
+    pub trigger: String,
+    /// `"high"`, `"low"` or `"conforms"`. Default: `"high"`.
+    #[serde(default = "default_high")]
+    pub polarity: String,
+}
+
+fn default_edge() -> String {
+    "edge".into()
+}
+
+fn default_high() -> String {
+    "high".into()
+}
+
+/// Pins of each of QEMU's IOAPICs.
+pub const IOAPIC_PINS: u32 = 24;
+
+impl AcpiToml {
+    /// The IOAPICs the kernel will see: the file's, or the machine's.
+    pub fn ioapics(&self, machine: Machine, machine_options: &str) -> Vec<IoapicToml> {
+        if !self.ioapics.is_empty() {
+            return self.ioapics.clone();
+        }
+        let mut all = vec![IoapicToml {
+            id: 0,
+            address: 0xfec0_0000,
+            gsi_base: 0,
+        }];
+        if machine == Machine::Microvm && option(machine_options, "ioapic2") != Some("off") {
+            all.push(IoapicToml {
+                id: 1,
+                address: 0xfec1_0000,
+                gsi_base: 24,
+            });
+        }
+        all
+    }
+
+    /// Whether the harness writes the DSDT: on microvm (on pc it writes
+    /// only the MADT).
+    pub fn has_dsdt(&self, machine: Machine) -> bool {
+        machine == Machine::Microvm
+    }
+
+    /// Whether the harness writes a MADT too.
+    pub fn has_madt(&self) -> bool {
+        !self.ioapics.is_empty() || !self.overrides.is_empty()
+    }
+
+    /// The `_PRT` entry for a root-bus slot and pin.
+    pub fn route(&self, slot: u8, pin: u8) -> Option<&RouteToml> {
+        self.routes.iter().find(|r| r.slot == slot && r.pin == pin)
+    }
+
+    pub fn link(&self, name: &str) -> Option<&LinkToml> {
+        self.links.iter().find(|l| l.name == name)
+    }
+
+    fn validate(&self, file: &str, machine: Machine, machine_options: &str) -> Result<()> {
+        let at = format!("{file}: [acpi]");
+        let microvm = machine == Machine::Microvm
+            && option(machine_options, "pcie") == Some("on")
+            && option(machine_options, "acpi") == Some("on");
+        let madt_only = self.links.is_empty() && self.routes.is_empty() && self.unrouted.is_empty();
+        if machine == Machine::Pc && !(madt_only && self.has_madt()) {
+            bail!(
+                "{at}: on machine = \"pc\" only the MADT is written ([[acpi.ioapic]], \
+                 [[acpi.override]]), at least one entry and no link, route or unrouted pin: \
+                 its DSDT stays QEMU's"
+            );
+        }
+        if !microvm && machine != Machine::Pc {
+            bail!(
+                "{at}: synthetic tables are written for machine = \"microvm\" with \
+                 machine_options holding pcie=on and acpi=on (its DSDT is the one the \
+                 harness can write whole), or a MADT alone for \"pc\"; this file has {:?} \
+                 with {machine_options:?}",
+                machine.qemu_name()
+            );
+        }
+        if self.stands_for.trim().is_empty() || self.stands_for.contains('\n') {
+            bail!("{at}: stands_for must be one line naming the real machine");
+        }
+        let ioapics = self.ioapics(machine, machine_options);
+        let known = [0xfec0_0000u32, 0xfec1_0000];
+        for (i, a) in ioapics.iter().enumerate() {
+            if !known.contains(&a.address) {
+                bail!(
+                    "{file}: MADT [[acpi.ioapic]] {i}: address {:#x} is not an IOAPIC of the \
+                     machine (0xfec00000, and 0xfec10000 with ioapic2)",
+                    a.address
+                );
+            }
+            for b in &ioapics[..i] {
+                if b.id == a.id || b.address == a.address {
+                    bail!("{file}: MADT [[acpi.ioapic]] {i}: ID or address used twice");
+                }
+                let overlap =
+                    a.gsi_base < b.gsi_base + IOAPIC_PINS && b.gsi_base < a.gsi_base + IOAPIC_PINS;
+                if overlap {
+                    bail!(
+                        "{file}: MADT [[acpi.ioapic]] {i}: GSIs {}-{} overlap another IOAPIC's",
+                        a.gsi_base,
+                        a.gsi_base + IOAPIC_PINS - 1
+                    );
+                }
+            }
+        }
+        let on_an_ioapic = |gsi: u32| {
+            ioapics
+                .iter()
+                .any(|a| (a.gsi_base..a.gsi_base + IOAPIC_PINS).contains(&gsi))
+        };
+        let ranges = ioapics
+            .iter()
+            .map(|a| format!("{}-{}", a.gsi_base, a.gsi_base + IOAPIC_PINS - 1))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut names = std::collections::HashSet::new();
+        for link in &self.links {
+            let at = format!("{file}: DSDT link {:?}", link.name);
+            let n = link.name.as_bytes();
+            if n.len() != 4
+                || !n[0].is_ascii_uppercase()
+                || !n
+                    .iter()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'_')
+            {
+                bail!("{at}: a name is four characters A-Z, 0-9 or _, starting with a letter");
+            }
+            if ["RES0", "PCI0", "GED_", "COM1", "FWCF", "PWRB"].contains(&link.name.as_str()) {
+                bail!("{at}: the name is taken by the DSDT's own devices");
+            }
+            if !names.insert(&link.name) {
+                bail!("{at}: the name is used twice");
+            }
+            match link.possible.as_slice() {
+                [gsi] if on_an_ioapic(*gsi) => {}
+                [gsi] => bail!("{at}: possible GSI {gsi} is on no IOAPIC (GSIs {ranges})"),
+                _ => bail!(
+                    "{at}: possible = {:?}: give exactly one GSI (links with a choice are \
+                     not modelled for synthetic tables)",
+                    link.possible
+                ),
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for r in &self.routes {
+            let at = format!("{file}: DSDT _PRT entry slot {:#04x} pin {}", r.slot, r.pin);
+            if r.slot > 31 || !(1..=4).contains(&r.pin) {
+                bail!("{at}: slot is 0..=31 and pin 1..=4 (INTA..INTD)");
+            }
+            if !seen.insert((r.slot, r.pin)) {
+                bail!("{at}: the slot and pin have two entries");
+            }
+            match (&r.link, r.gsi) {
+                (Some(name), None) => {
+                    if self.link(name).is_none() {
+                        bail!("{at}: link {name:?} is not among the [[acpi.link]]s");
+                    }
+                }
+                (None, Some(gsi)) if on_an_ioapic(gsi) => {}
+                (None, Some(gsi)) => bail!("{at}: GSI {gsi} is on no IOAPIC (GSIs {ranges})"),
+                _ => bail!("{at}: give exactly one of link and gsi"),
+            }
+        }
+        for link in &self.links {
+            if !self
+                .routes
+                .iter()
+                .any(|r| r.link.as_ref() == Some(&link.name))
+            {
+                bail!(
+                    "{file}: DSDT link {:?}: no [[acpi.route]] names it; remove it or route a pin to it",
+                    link.name
+                );
+            }
+        }
+        for u in &self.unrouted {
+            if self.route(u.slot, u.pin).is_some() {
+                bail!(
+                    "{file}: [[acpi.unrouted]] slot {:#04x} pin {} also has a _PRT entry",
+                    u.slot,
+                    u.pin
+                );
+            }
+        }
+        for (i, o) in self.overrides.iter().enumerate() {
+            let at = format!("{file}: MADT [[acpi.override]] {i} (IRQ {})", o.irq);
+            if o.irq > 15 {
+                bail!("{at}: an override is for an ISA IRQ, 0..=15");
+            }
+            if !on_an_ioapic(o.gsi) {
+                bail!("{at}: GSI {} is on no IOAPIC (GSIs {ranges})", o.gsi);
+            }
+            if !["edge", "level", "conforms"].contains(&o.trigger.as_str())
+                || !["high", "low", "conforms"].contains(&o.polarity.as_str())
+            {
+                bail!(
+                    "{at}: trigger is \"edge\", \"level\" or \"conforms\", polarity \"high\", \
+                     \"low\" or \"conforms\""
+                );
+            }
+            if self.overrides[..i].iter().any(|p| p.irq == o.irq) {
+                bail!("{at}: the IRQ is overridden twice");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The value of `key=` in `-machine` options.
+pub fn option<'a>(machine_options: &'a str, key: &str) -> Option<&'a str> {
+    machine_options
+        .split(',')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| k.trim() == key)
+        .map(|(_, v)| v.trim())
 }
 
 fn default_memory() -> String {
@@ -139,6 +472,10 @@ fn default_true() -> bool {
 fn default_timeout() -> u64 {
     60
 }
+
+/// Most virtual CPUs a topology may ask for: boot.config's tinyconfig base
+/// builds the kernel with NR_CPUS=2.
+pub const MAX_SMP: u32 = 2;
 
 /// One checked PCI function.
 #[derive(Debug, Clone, Deserialize)]
@@ -221,6 +558,28 @@ impl Topology {
         if spec.devices.is_empty() {
             bail!("{file}: no [[device]]: a topology with nothing to check proves nothing");
         }
+        if !(1..=MAX_SMP).contains(&spec.smp) {
+            bail!(
+                "{file}: smp = {}; 1 to {MAX_SMP} (the guest kernel is built with NR_CPUS={MAX_SMP})",
+                spec.smp
+            );
+        }
+        if let Some(kernel) = &spec.kernel {
+            let fragment = config::configs_dir()
+                .join("kernel")
+                .join(format!("{kernel}.config"));
+            if kernel.is_empty()
+                || !kernel
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-')
+                || !fragment.is_file()
+            {
+                bail!(
+                    "{file}: kernel = {kernel:?} names no config fragment {}: write it or remove the key",
+                    config::display(&fragment)
+                );
+            }
+        }
         let mut names = std::collections::HashSet::new();
         for dev in &spec.devices {
             let at = format!("{file}: device {:?}", dev.name);
@@ -254,9 +613,6 @@ impl Topology {
                 );
             }
         }
-        if spec.smp == 0 {
-            bail!("{file}: smp = 0: at least one vCPU");
-        }
         if let Some(h) = &spec.hypervisor {
             if spec.machine == Machine::Microvm {
                 bail!(
@@ -282,6 +638,15 @@ impl Topology {
                 }
             }
         }
+        if let Some(acpi) = &spec.acpi {
+            if !spec.acpi_irq {
+                bail!("{file}: [acpi] tables route interrupts: acpi_irq = false makes no sense with them");
+            }
+            acpi.validate(&file, spec.machine, &spec.machine_options)?;
+            if acpi.has_dsdt(spec.machine) {
+                self.validate_coverage(&file, acpi)?;
+            }
+        }
         Ok(())
     }
 
@@ -292,6 +657,46 @@ impl Topology {
             .iter()
             .filter(|d| d.driver.as_deref() == Some(PCIBACK))
     }
+}
+
+impl Topology {
+    /// Every checked device with a pin reaches a root-bus `_PRT` entry or
+    /// a pin the file says the firmware forgot: a gap nobody meant is
+    /// caught here, before any boot.
+    fn validate_coverage(&self, file: &str, acpi: &AcpiToml) -> Result<()> {
+        for dev in self.spec.devices.iter().filter(|d| d.pin != 0) {
+            let (slot, pin) = root_pin(&dev.via, slot_of(&dev.bdf), dev.pin);
+            let forgotten = acpi.unrouted.contains(&PinToml { slot, pin });
+            if acpi.route(slot, pin).is_none() && !forgotten {
+                bail!(
+                    "{file}: device {:?}: the DSDT _PRT has no entry for root-bus slot {slot:#04x} \
+                     INT{} (where its pin arrives); add an [[acpi.route]] for it, or list it \
+                     under [[acpi.unrouted]] if the firmware is meant to forget it",
+                    dev.name,
+                    (b'A' + pin - 1) as char
+                );
+            }
+            if forgotten && dev.gsi.is_some() {
+                bail!(
+                    "{file}: device {:?}: its pin has no _PRT entry ([[acpi.unrouted]]), so it has no GSI; remove gsi",
+                    dev.name
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The root-bus slot and pin a device's pin arrives at: swizzled up
+/// through every bridge (QEMU's bridges have no `_PRT`).
+pub fn root_pin(via: &[u8], slot: u8, pin: u8) -> (u8, u8) {
+    let mut chain: Vec<u8> = via.to_vec();
+    chain.push(slot);
+    let mut root_pin = pin;
+    for &s in chain[1..].iter().rev() {
+        root_pin = ((root_pin - 1 + s) % 4) + 1;
+    }
+    (chain[0], root_pin)
 }
 
 fn is_bdf(text: &str) -> bool {
@@ -398,11 +803,121 @@ gsi = 23
             .unwrap_err()
             .to_string()
             .contains("colour"));
+        let smp = |n: &str| {
+            parse(&GOOD.replace(
+                "machine = \"q35\"",
+                &format!("machine = \"q35\"\nsmp = {n}"),
+            ))
+        };
+        assert_eq!(smp("2").unwrap().spec.smp, 2);
+        assert_eq!(parse(GOOD).unwrap().spec.smp, 1);
+        for bad in ["0", "3"] {
+            let err = smp(bad).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("smp = {bad}")) && err.contains("NR_CPUS=2"),
+                "{err}"
+            );
+        }
+        let kernel = |k: &str| {
+            parse(&GOOD.replace(
+                "machine = \"q35\"",
+                &format!("machine = \"q35\"\nkernel = {k:?}"),
+            ))
+        };
+        assert_eq!(
+            kernel("debug").unwrap().spec.kernel.as_deref(),
+            Some("debug")
+        );
+        for bad in ["nosuch", "../kernel/boot", ""] {
+            let err = kernel(bad).unwrap_err().to_string();
+            assert!(err.contains("names no config fragment"), "{err}");
+        }
         let no_devices = "description = 'x'\nmachine = 'q35'\n";
         assert!(parse(no_devices)
             .unwrap_err()
             .to_string()
             .contains("no [[device]]"));
+    }
+
+    /// microvm with synthetic tables: a link, a GSI entry, a forgotten pin.
+    pub(crate) const SYNTH: &str = r#"
+description = "t"
+machine = "microvm"
+machine_options = "pcie=on,ioapic2=on,acpi=on"
+[acpi]
+stands_for = "an AMD board"
+[[acpi.link]]
+name = "LNKA"
+possible = [30]
+[[acpi.route]]
+slot = 1
+pin = 1
+link = "LNKA"
+[[acpi.route]]
+slot = 4
+pin = 1
+gsi = 33
+[[acpi.unrouted]]
+slot = 3
+pin = 1
+[[device]]
+name = "rng"
+qemu = "virtio-rng-pci,addr=0x1"
+bdf = "0000:00:01.0"
+pin = 1
+gsi = 30
+[[device]]
+name = "edu"
+qemu = "edu,addr=0x3"
+bdf = "0000:00:03.0"
+pin = 1
+[[device]]
+name = "behind"
+qemu = "edu,bus=rp1,addr=0x0"
+bdf = "0000:01:00.0"
+pin = 1
+via = [0x04]
+gsi = 33
+"#;
+
+    /// Every malformed `[acpi]` table is refused naming the file, the
+    /// table and what to fix.
+    #[test]
+    fn bad_acpi_data_is_named_with_the_table() {
+        assert!(parse(SYNTH).is_ok());
+        let cases: &[(&str, &str, &[&str])] = &[
+            ("possible = [30]", "possible = [30, 31]", &["t.toml: DSDT link \"LNKA\"", "exactly one GSI"]),
+            ("possible = [30]", "possible = [99]", &["GSI 99 is on no IOAPIC", "0-23, 24-47"]),
+            ("name = \"LNKA\"", "name = \"lnka\"", &["DSDT link \"lnka\"", "four characters"]),
+            ("link = \"LNKA\"", "link = \"LNKZ\"", &["DSDT _PRT entry slot 0x01 pin 1", "LNKZ"]),
+            ("gsi = 33\n[[acpi.unrouted]]", "gsi = 33\nlink = \"LNKA\"\n[[acpi.unrouted]]", &["exactly one of link and gsi"]),
+            ("slot = 3\npin = 1\n[[device]]", "slot = 1\npin = 1\n[[device]]", &["[[acpi.unrouted]] slot 0x01 pin 1 also has a _PRT entry"]),
+            ("machine = \"microvm\"", "machine = \"q35\"", &["t.toml: [acpi]", "microvm"]),
+            ("stands_for = \"an AMD board\"", "stands_for = \"\"", &["stands_for"]),
+            ("[[acpi.unrouted]]\nslot = 3\npin = 1\n", "", &["device \"edu\"", "no entry for root-bus slot 0x03 INTA", "[[acpi.unrouted]]"]),
+            ("bdf = \"0000:00:03.0\"\npin = 1\n", "bdf = \"0000:00:03.0\"\npin = 1\ngsi = 5\n", &["device \"edu\"", "remove gsi"]),
+            ("[[device]]\nname = \"rng\"", "[[acpi.override]]\nirq = 16\ngsi = 20\n[[device]]\nname = \"rng\"", &["MADT [[acpi.override]] 0", "ISA IRQ"]),
+            ("[[device]]\nname = \"rng\"", "[[acpi.ioapic]]\nid = 0\naddress = 0xfec20000\ngsi_base = 0\n[[device]]\nname = \"rng\"", &["MADT [[acpi.ioapic]] 0", "0xfec20000"]),
+            ("[acpi]", "[acpi]\ncolour = 1", &["colour"]),
+        ];
+        for (from, to, wants) in cases {
+            assert!(SYNTH.contains(from), "{from:?}");
+            let err = format!("{:#}", parse(&SYNTH.replacen(from, to, 1)).unwrap_err());
+            for want in *wants {
+                assert!(
+                    err.contains(want),
+                    "{from:?} -> {to:?}: {want:?} missing from {err}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_device_behind_a_bridge_arrives_at_the_swizzled_root_pin() {
+        assert_eq!(root_pin(&[], 3, 2), (3, 2));
+        assert_eq!(root_pin(&[4], 0, 1), (4, 1));
+        assert_eq!(root_pin(&[4], 1, 1), (4, 2));
+        assert_eq!(root_pin(&[6, 0], 2, 1), (6, 3));
     }
 
     #[test]

@@ -59,6 +59,7 @@ pub fn of(
             crate::config::topology::Dom0Mode::Pv => gsi_plan::Dom0::Pv,
             crate::config::topology::Dom0Mode::Pvh => gsi_plan::Dom0::Pvh,
         }),
+        cpus: spec.smp,
         devices: spec
             .devices
             .iter()
@@ -88,6 +89,7 @@ pub fn of(
                     gsi: d.gsi,
                     route: why,
                     link_undecided,
+                    routed_at_boot: enabled && spec.acpi_irq,
                     unbind: d.driver.is_some() && !routing::has_children(&all, &d.qemu),
                 }
             })
@@ -231,6 +233,30 @@ mod tests {
         assert!(!bridges.iter().any(|d| d.contains("port")), "{bridges:?}");
         assert!(bridges.contains(&"rng-b4s0".to_owned()), "{bridges:?}");
         assert!(unbind("q35-intb-intd") == ["serial-s05"]);
+    }
+
+    #[test]
+    fn synthetic_shapes_plan_their_own_routes() {
+        // A pin the _PRT forgets has no GSI, bound or not; the device
+        // with no pin beside it has none either, for another reason.
+        let noroute = shipped_plan("synth-noroute");
+        for name in ["edu-s03", "serial-s05"] {
+            let d = device(&noroute, name);
+            assert_eq!((d.pin, d.gsi), (1, None), "{d:?}");
+            assert!(d.route.contains("has no entry"), "{}", d.route);
+        }
+        assert_eq!(device(&noroute, "testdev-s04").pin, 0);
+        // One-GSI links are fixed by the firmware: nothing undecided,
+        // and the unbound device on the shared link reads 44 at boot.
+        let links = shipped_plan("synth-links");
+        assert!(links.devices.iter().all(|d| !d.link_undecided));
+        assert_eq!(device(&links, "edu-s01").gsi, Some(44));
+        // GSI 0 is a GSI.
+        assert_eq!(device(&shipped_plan("synth-gsi0"), "rng-s01").gsi, Some(0));
+        // A MADT alone leaves pc's own _PRT model in charge.
+        let iso_pc = shipped_plan("synth-iso-pc");
+        assert!(device(&iso_pc, "rng-s03").route.contains("LNKC"));
+        assert!(device(&iso_pc, "edu-s05").link_undecided);
     }
 
     #[test]

@@ -32,7 +32,7 @@
 //! kernel enables during boot have set up, so that the plan can tell the
 //! suite which GSIs a revision can know before a device is enabled.
 
-use crate::config::topology::{slot_of, DeviceToml, Machine, TopologyToml};
+use crate::config::topology::{slot_of, AcpiToml, DeviceToml, Machine, TopologyToml};
 use std::collections::BTreeMap;
 
 /// Where a pin's route ends, and the reason, for messages.
@@ -63,6 +63,8 @@ pub struct Shape<'a> {
     pub machine_options: &'a str,
     /// The topology's kernel command line words, e.g. `noapic`.
     pub cmdline: &'a str,
+    /// Synthetic ACPI tables that replace the machine's `_PRT` and links.
+    pub acpi: Option<&'a AcpiToml>,
 }
 
 impl<'a> Shape<'a> {
@@ -71,6 +73,7 @@ impl<'a> Shape<'a> {
             machine: spec.machine,
             machine_options: &spec.machine_options,
             cmdline: &spec.cmdline,
+            acpi: spec.acpi.as_ref(),
         }
     }
 
@@ -300,6 +303,11 @@ pub fn route(shape: &Shape, root: RootBus, via: &[u8], slot: u8, pin: u8) -> Opt
         format!("slot 0x{slot:02x} INT{} swizzled to ", pin_letter(pin))
     };
     let at = format!("slot 0x{root_slot:02x} INT{}", pin_letter(root_pin));
+    // A topology's own DSDT routes its root bus (a MADT alone does not).
+    let own_prt = shape.acpi.filter(|a| a.has_dsdt(shape.machine));
+    if let (Some(acpi), RootBus::Main) = (own_prt, root) {
+        return Some(synthetic_route(acpi, &path, &at, root_slot, root_pin));
+    }
     match (shape.machine, root) {
         (Machine::Pc | Machine::Q35, RootBus::Expander) => {
             // build_prt(false): LNK[A + (slot + pin) % 4 - 1], no LNKS.
@@ -384,6 +392,42 @@ pub fn route(shape: &Shape, root: RootBus, via: &[u8], slot: u8, pin: u8) -> Opt
     }
 }
 
+/// A route through the topology's own `_PRT` (its `[acpi]` table data):
+/// an entry with a GSI gives that GSI; an entry naming a link gives the
+/// link's one possible GSI (Linux forgets a `_CRS` value outside `_PRS`
+/// and programs the possible one, drivers/acpi/pci_link.c); no entry
+/// gives no GSI (`acpi_pci_irq_enable()`: "no GSI").
+fn synthetic_route(acpi: &AcpiToml, path: &str, at: &str, slot: u8, pin: u8) -> Route {
+    let why = |rest: String| format!("synthetic _PRT {path}{at} {rest}");
+    let Some(entry) = acpi.route(slot, pin) else {
+        return Route {
+            gsi: None,
+            why: why("has no entry (the firmware forgot it)".into()),
+            link: None,
+        };
+    };
+    match (&entry.link, entry.gsi) {
+        (Some(name), _) => {
+            let link = acpi.link(name);
+            let gsi = link.and_then(|l| l.possible.first().copied());
+            let crs = match link.and_then(|l| l.current) {
+                Some(c) if Some(c) != gsi => format!(", _CRS {c} outside _PRS"),
+                _ => String::new(),
+            };
+            Route {
+                gsi,
+                why: why(format!("-> {name} (its one GSI {}{crs})", describe(gsi))),
+                link: None,
+            }
+        }
+        (None, gsi) => Route {
+            gsi,
+            why: why(format!("-> GSI {}", describe(gsi))),
+            link: None,
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -410,6 +454,7 @@ mod tests {
             machine,
             machine_options,
             cmdline,
+            acpi: None,
         }
     }
 
@@ -555,6 +600,48 @@ mod tests {
             wrong.len(),
             wrong.join("\n")
         );
+    }
+
+    #[test]
+    fn synthetic_tables_route_through_their_own_prt() {
+        let t =
+            crate::config::topology::tests::parse(crate::config::topology::tests::SYNTH).unwrap();
+        let spec = &t.spec;
+        let got: Vec<(Option<u32>, String)> = spec
+            .devices
+            .iter()
+            .map(|d| {
+                let r = route_device(spec, d).unwrap();
+                assert_eq!(r.link, None, "{r:?}");
+                (r.gsi, r.why)
+            })
+            .collect();
+        assert_eq!(got[0].0, Some(30));
+        assert!(
+            got[0].1.contains("-> LNKA (its one GSI 30)"),
+            "{}",
+            got[0].1
+        );
+        assert_eq!(got[1].0, None);
+        assert!(got[1].1.contains("has no entry"), "{}", got[1].1);
+        assert_eq!(got[2].0, Some(33));
+        assert!(
+            got[2].1.contains("swizzled to slot 0x04 INTA -> GSI 33"),
+            "{}",
+            got[2].1
+        );
+        // A _CRS outside _PRS is named; the GSI stays the possible one.
+        let mut acpi = spec.acpi.clone().unwrap();
+        acpi.links[0].current = Some(31);
+        let shape = Shape {
+            acpi: Some(&acpi),
+            ..Shape::of(spec)
+        };
+        let r = route(&shape, Main, &[], 1, 1).unwrap();
+        assert_eq!(r.gsi, Some(30));
+        assert!(r.why.contains("_CRS 31 outside _PRS"), "{}", r.why);
+        // An expander's bus is not described by the synthetic tables.
+        assert_eq!(route(&shape, Expander, &[0], 0, 1).map(|r| r.gsi), None);
     }
 
     #[test]

@@ -92,9 +92,9 @@ pub fn build_dir_name(pin: &Pin) -> String {
     )
 }
 
-/// `rev`'s name in build logs and image directories: its slug, and the
-/// pin's flavor (`v5-xen` for v5's dom0 kernel).
-fn name(pin: &Pin, rev: &Revision) -> String {
+/// `rev`'s image directory name: its slug, and the pin's flavor (`v5-xen`
+/// for v5's dom0 kernel). A variant's kernel differs by its key.
+pub fn name(pin: &Pin, rev: &Revision) -> String {
     if pin.flavor.is_empty() {
         rev.slug()
     } else {
@@ -102,13 +102,30 @@ fn name(pin: &Pin, rev: &Revision) -> String {
     }
 }
 
-/// The build log of `rev`'s kernel on `pin`: `target/gsi/logs/build-<name>.log`.
-pub fn log_path(pin: &Pin, rev: &Revision) -> PathBuf {
-    crate::work_dir()
-        .join("logs")
-        .join(format!("build-{}.log", name(pin, rev)))
+/// `v5`, `v5+debug` for a kernel variant, `v5 (xen kernel)` for the dom0
+/// kernel (progress lines, notes).
+pub fn label(pin: &Pin, rev: &Revision) -> String {
+    let mut label = rev.name.clone();
+    if let Some(variant) = &pin.config.variant {
+        label.push_str(&format!("+{variant}"));
+    }
+    if !pin.flavor.is_empty() {
+        label.push_str(&format!(" ({} kernel)", pin.flavor));
+    }
+    label
 }
 
+/// The build log of `rev`'s kernel on `pin`:
+/// `target/gsi/logs/build-<name>[+<variant>].log`.
+pub fn log_path(pin: &Pin, rev: &Revision) -> PathBuf {
+    let variant = match &pin.config.variant {
+        Some(v) => format!("+{v}"),
+        None => String::new(),
+    };
+    crate::work_dir()
+        .join("logs")
+        .join(format!("build-{}{variant}.log", name(pin, rev)))
+}
 /// Returns the kernel for `rev`, building it when the cache has none.
 pub fn build(pin: &Pin, rev: &Revision, jobs: usize, reporter: &Reporter) -> Result<Build> {
     let key = key(pin, rev);
@@ -136,17 +153,12 @@ pub fn build(pin: &Pin, rev: &Revision, jobs: usize, reporter: &Reporter) -> Res
         return Ok(hit(bzimage));
     }
     let started = Instant::now();
-    let label = if pin.flavor.is_empty() {
-        rev.name.clone()
-    } else {
-        format!("{} ({} kernel)", rev.name, pin.flavor)
-    };
     reporter.send(Event::BuildStart {
-        revision: label.clone(),
+        revision: label(pin, rev),
     });
     let result = build_uncached(pin, rev, jobs, &log, reporter);
     reporter.send(Event::BuildEnd {
-        revision: label,
+        revision: label(pin, rev),
         built: result.is_ok(),
         secs: started.elapsed().as_secs_f64(),
     });

@@ -9,7 +9,10 @@
 //! once and no other, DONE reports the suite's exit status and it matches
 //! the trials, and the kernel did not panic. Evidence that does not add
 //! up is [`Verdict::ConsoleCorrupt`], naming what did not add up: never a
-//! pass, and retried like a hang.
+//! pass, and retried like a hang. A kernel that complained ([`COMPLAINTS`]:
+//! a WARN, a BUG, a lockdep report, sleeping in atomic context, KASAN or
+//! UBSAN, an Oops) is [`Verdict::KernelWarning`] with its lines quoted,
+//! whatever the trials say.
 
 use crate::report::{Trial, TrialOutcome, Verdict};
 use gsi_plan::protocol;
@@ -27,6 +30,43 @@ const GARBLED_SHOWN: usize = 160;
 pub const HYPERVISOR_TAIL: usize = 12;
 /// What Xen starts each of its own console lines with.
 const XEN_PREFIX: &str = "(XEN)";
+
+/// What the kernel prints when it complains about itself, matched in any
+/// console line that is not a suite record. Each lockdep report starts
+/// with a `WARNING:` line; the rest are here too for a report whose first
+/// line was lost or cut.
+pub const COMPLAINTS: &[&str] = &[
+    // WARN()/WARN_ON() ("WARNING: CPU: 0 PID: 1 at ..."), lockdep's
+    // headers ("WARNING: possible circular locking dependency detected",
+    // "WARNING: inconsistent lock state", "WARNING: possible recursive
+    // locking detected", "WARNING: suspicious RCU usage").
+    "WARNING:",
+    // "BUG: sleeping function called from invalid context", "BUG: KASAN:",
+    // "BUG: kernel NULL pointer dereference", "BUG: spinlock ...",
+    // "BUG: scheduling while atomic", "BUG: unable to handle page fault".
+    "BUG:",
+    "kernel BUG at",
+    "possible circular locking dependency",
+    "inconsistent lock state",
+    "possible recursive locking",
+    "possible irq lock inversion dependency",
+    "suspicious RCU usage",
+    "DEBUG_LOCKS_WARN_ON",
+    "sleeping function called from invalid context",
+    "KASAN:",
+    "UBSAN:",
+    "Oops:",
+];
+
+/// Most complaint lines kept from one console.
+pub const MAX_COMPLAINT_LINES: usize = 40;
+/// Lines kept after each complaint (what lockdep or the WARN says next).
+const COMPLAINT_CONTEXT: usize = 8;
+
+/// The complaint `line` holds, if any.
+pub fn complaint(line: &str) -> Option<&'static str> {
+    COMPLAINTS.iter().copied().find(|c| line.contains(c))
+}
 
 /// The identity of the code that turns a console into a verdict: this
 /// file and the protocol it reads ([`gsi_plan::SOURCE`]). A stored result
@@ -124,6 +164,11 @@ pub struct Console {
     pub sysfs: BTreeMap<(String, String), String>,
     /// The same files after every `gsi` read (SYSFS-AFTER records).
     pub sysfs_after: BTreeMap<(String, String), String>,
+    /// Each kernel complaint ([`COMPLAINTS`]) and the lines after it, at
+    /// most [`MAX_COMPLAINT_LINES`].
+    pub complaints: Vec<String>,
+    /// Lines after the last complaint still to keep.
+    complaint_tail: usize,
 }
 
 impl Console {
@@ -167,7 +212,23 @@ impl Console {
         }
         // While the suite reports, its records must be whole lines.
         let reporting = self.begun && !self.done;
-        let Some((tag, rest)) = split_record(line) else {
+        let record = split_record(line);
+        // The harness's own lines, the suite's records and Xen's own lines
+        // (its "(XEN) WARNING: PVH is an experimental mode" is not the
+        // kernel's; a Xen failure is hypervisor-failed) are not the kernel.
+        if record.is_none()
+            && !line.starts_with("[gsi-workbench] ")
+            && !line.trim_start().starts_with(XEN_PREFIX)
+        {
+            if complaint(line).is_some() {
+                self.complaint_tail = COMPLAINT_CONTEXT;
+                self.keep_complaint(line);
+            } else if self.complaint_tail > 0 {
+                self.complaint_tail -= 1;
+                self.keep_complaint(line);
+            }
+        }
+        let Some((tag, rest)) = record else {
             if reporting && line.contains(RECORD_PREFIX) {
                 self.garble(line, "a suite record inside another line");
             }
@@ -225,6 +286,12 @@ impl Console {
             _ => {}
         }
         false
+    }
+
+    fn keep_complaint(&mut self, line: &str) {
+        if self.complaints.len() < MAX_COMPLAINT_LINES {
+            self.complaints.push(line.to_string());
+        }
     }
 
     fn garble(&mut self, line: &str, why: &str) {
@@ -391,8 +458,9 @@ impl Ending {
 pub struct Judgement {
     pub verdict: Verdict,
     pub trials: Vec<Trial>,
-    /// One line per inconsistency; empty unless the verdict is
-    /// [`Verdict::ConsoleCorrupt`].
+    /// One line per inconsistency of the suite's report; empty unless the
+    /// verdict is [`Verdict::ConsoleCorrupt`] (or the report also failed to
+    /// add up under [`Verdict::KernelWarning`]).
     pub problems: Vec<String>,
 }
 
@@ -489,6 +557,13 @@ pub fn judge(
         Verdict::QemuFailed
     } else {
         Verdict::BootFailed
+    };
+    // The kernel's own complaint outranks everything the suite said: a
+    // pass beside a lockdep report is no pass. Only a panic says more.
+    let verdict = if !console.complaints.is_empty() && verdict != Verdict::KernelPanic {
+        Verdict::KernelWarning
+    } else {
+        verdict
     };
     Judgement {
         verdict,

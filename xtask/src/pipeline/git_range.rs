@@ -17,7 +17,7 @@ use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 
 /// Bumped when the export below changes its output (its options).
-const EXPORT_LAYOUT: u32 = 1;
+const EXPORT_LAYOUT: u32 = 2;
 
 /// One `name=repo:base..tip` as given.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -217,6 +217,105 @@ pub fn load_in(cache: &Path, spec: &Spec, shipped: &[String]) -> Result<Revision
     })
 }
 
+/// An empty commit at the start of a branch, read as b4 keeps a cover
+/// letter: subject and body, and, below `--- b4-submit-tracking ---`,
+/// b4's JSON with the revision and the subject prefixes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct B4Cover {
+    pub author: String,
+    pub date: String,
+    pub subject: String,
+    pub body: String,
+    /// b4's `revision` (1 when absent or not b4's).
+    pub revision: u32,
+    /// b4's `prefixes` (`RFC`, a tree name).
+    pub prefixes: Vec<String>,
+    /// Whether b4's tracking section was there.
+    pub tracked: bool,
+}
+
+const B4_TRACKING: &str = "--- b4-submit-tracking ---";
+
+impl B4Cover {
+    fn read(repo: &Path, id: &str) -> Result<B4Cover> {
+        let raw = git(repo, &["log", "-1", "--format=%an <%ae>%x00%aD%x00%B", id])?;
+        let mut parts = raw.splitn(3, '\0');
+        let (author, date, message) = (
+            parts.next().unwrap_or_default().to_string(),
+            parts.next().unwrap_or_default().to_string(),
+            parts.next().unwrap_or_default(),
+        );
+        Ok(B4Cover::parse(author, date, message))
+    }
+
+    pub fn parse(author: String, date: String, message: &str) -> B4Cover {
+        let (text, tracking) = match message.find(B4_TRACKING) {
+            Some(i) => (&message[..i], Some(&message[i + B4_TRACKING.len()..])),
+            None => (message, None),
+        };
+        let mut lines = text.lines();
+        let subject = lines.next().unwrap_or_default().trim().to_string();
+        let body = lines.collect::<Vec<_>>().join("\n").trim().to_string();
+        let json: Option<serde_json::Value> = tracking.and_then(|t| {
+            // b4 may put a comment line before the JSON.
+            let start = t.find('{')?;
+            serde_json::from_str(t[start..].trim()).ok()
+        });
+        let series = json.as_ref().and_then(|j| j.get("series"));
+        let revision = series
+            .and_then(|s| s.get("revision"))
+            .and_then(|r| r.as_u64())
+            .and_then(|r| u32::try_from(r).ok())
+            .unwrap_or(1);
+        let prefixes = series
+            .and_then(|s| s.get("prefixes"))
+            .and_then(|p| p.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        B4Cover {
+            author,
+            date,
+            subject,
+            body,
+            revision,
+            prefixes,
+            tracked: tracking.is_some(),
+        }
+    }
+
+    /// `RFC PATCH v3`, as b4 writes the tag.
+    pub fn prefix(&self) -> String {
+        let mut words: Vec<String> = self.prefixes.clone();
+        words.push("PATCH".to_string());
+        if self.revision > 1 {
+            words.push(format!("v{}", self.revision));
+        }
+        words.join(" ")
+    }
+
+    /// The cover letter mail for `n` patches on `base`; b4 adds the
+    /// `base-commit:` line when it sends, so a tracked cover gets it.
+    pub fn mail(&self, id: &str, base: &str, n: usize) -> String {
+        let mut mail = format!(
+            "From {id} Mon Sep 17 00:00:00 2001\nFrom: {}\nDate: {}\nSubject: [{} 0/{n}] {}\n\n{}\n\n",
+            self.author,
+            self.date,
+            self.prefix(),
+            self.subject,
+            self.body
+        );
+        if self.tracked {
+            mail.push_str(&format!("---\nbase-commit: {base}\n"));
+        }
+        mail.push_str("-- \ngsi-workbench\n");
+        mail
+    }
+}
+
 /// One commit of the range.
 #[derive(Debug, Clone)]
 struct Commit {
@@ -283,31 +382,59 @@ fn export(repo: &Path, base: &str, tip: &str, commits: &[Commit], dir: &Path) ->
         .tempdir_in(cache)
         .with_context(|| format!("creating a temporary directory in {}", cache.display()))?;
     let out = tmp.path().to_string_lossy().to_string();
-    git(
-        repo,
-        &[
-            "format-patch",
-            "--quiet",
-            "--output-directory",
-            &out,
-            "--no-cover-letter",
-            "--no-signature",
-            "--no-base",
-            "--no-notes",
-            "--no-attach",
-            "--no-thread",
-            "--no-signoff",
-            "--no-from",
-            "--suffix=.patch",
-            "--src-prefix=a/",
-            "--dst-prefix=b/",
-            "--diff-algorithm=myers",
-            "--unified=3",
-            "--inter-hunk-context=0",
-            &format!("{base}..{tip}"),
-        ],
-    )
-    .with_context(|| format!("git format-patch {base}..{tip} in {}", repo.display()))?;
+    // b4 keeps the cover letter in an empty commit at the start of the
+    // branch: it becomes 0000-cover-letter.patch, and the patches after
+    // it are numbered 1/n..n/n under b4's prefix, as `b4 send` would.
+    let cover = commits.first().filter(|c| c.empty);
+    let (from, commits) = match cover {
+        Some(c) => (c.id.as_str(), &commits[1..]),
+        None => (base, commits),
+    };
+    let b4 = match cover {
+        Some(c) => Some(B4Cover::read(repo, &c.id)?),
+        None => None,
+    };
+    let subject_prefix = format!(
+        "--subject-prefix={}",
+        b4.as_ref()
+            .map_or_else(|| "PATCH".to_string(), |b| b.prefix())
+    );
+    let range = format!("{from}..{tip}");
+    if commits.is_empty() {
+        bail!(
+            "{base}..{tip} in {} holds only its cover letter",
+            repo.display()
+        );
+    }
+    let mut args = vec![
+        "format-patch",
+        "--quiet",
+        "--output-directory",
+        &out,
+        &subject_prefix,
+    ];
+    if cover.is_some() {
+        // 1/1 for a single patch under a cover letter, as b4 sends it.
+        args.push("--numbered");
+    }
+    args.extend([
+        "--no-cover-letter",
+        "--no-signature",
+        "--no-base",
+        "--no-notes",
+        "--no-attach",
+        "--no-thread",
+        "--no-signoff",
+        "--no-from",
+        "--suffix=.patch",
+        "--src-prefix=a/",
+        "--dst-prefix=b/",
+        "--diff-algorithm=myers",
+        "--unified=3",
+        "--inter-hunk-context=0",
+        &range,
+    ]);
+    git(repo, &args).with_context(|| format!("git format-patch {range} in {}", repo.display()))?;
     let mut files: Vec<String> = std::fs::read_dir(tmp.path())?
         .flatten()
         .map(|e| e.file_name().to_string_lossy().to_string())
@@ -326,6 +453,18 @@ fn export(repo: &Path, base: &str, tip: &str, commits: &[Commit], dir: &Path) ->
         "# git format-patch of {} {base}..{tip}, by gsi-workbench\n",
         repo.display()
     );
+    if let (Some(c), Some(b4)) = (cover, &b4) {
+        let n = commits.len();
+        std::fs::write(
+            tmp.path().join("0000-cover-letter.patch"),
+            b4.mail(&c.id, base, n),
+        )?;
+        series.push_str(&format!(
+            "# cover letter (0000-cover-letter.patch) from the empty commit {} {}\n",
+            &c.id[..12],
+            c.subject
+        ));
+    }
     for (file, commit) in files.iter().zip(commits) {
         if commit.empty {
             std::fs::remove_file(tmp.path().join(file))?;
@@ -354,6 +493,20 @@ fn export(repo: &Path, base: &str, tip: &str, commits: &[Commit], dir: &Path) ->
 mod tests {
     use super::*;
     use crate::sys::process::Cmd;
+
+    #[test]
+    fn an_empty_commit_without_b4_tracking_is_a_plain_cover_letter() {
+        let cover = B4Cover::parse(
+            "A <a@b.org>".into(),
+            "Mon, 1 Jan 2024 00:00:00 +0000".into(),
+            "PCI: Cover\n\nBody line.\n",
+        );
+        assert_eq!((cover.revision, cover.tracked), (1, false));
+        assert_eq!(cover.prefix(), "PATCH");
+        let mail = cover.mail(&"1".repeat(40), &"2".repeat(40), 3);
+        assert!(mail.contains("Subject: [PATCH 0/3] PCI: Cover\n\nBody line."));
+        assert!(!mail.contains("base-commit"), "{mail}");
+    }
 
     #[test]
     fn specs_parse_and_bad_ones_say_what_is_wrong() {

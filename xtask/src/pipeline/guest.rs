@@ -80,8 +80,11 @@ pub fn build_binaries(reporter: &Reporter, with_shell: bool) -> Result<GuestBina
     })
 }
 
-/// The initramfs bytes for one plan.
-pub fn initramfs(binaries: &GuestBinaries, plan: &gsi_plan::Plan) -> Vec<u8> {
+/// The initramfs bytes for one plan, after `tables` (the topology's
+/// synthetic ACPI tables as an uncompressed cpio, or nothing): the kernel
+/// looks for table upgrades only at the start of the initramfs, and
+/// unpacks both archives into the root file system.
+pub fn initramfs(binaries: &GuestBinaries, plan: &gsi_plan::Plan, tables: &[u8]) -> Vec<u8> {
     let mut a = Archive::new();
     for dir in ["dev", "proc", "sys", "bin", "etc", "etc/gsi", "tmp"] {
         a.dir(dir);
@@ -100,25 +103,34 @@ pub fn initramfs(binaries: &GuestBinaries, plan: &gsi_plan::Plan) -> Vec<u8> {
             a.symlink(&format!("bin/{applet}"), "busybox");
         }
     }
-    a.finish()
+    [tables, &a.finish()].concat()
 }
 
-/// Writes the initramfs for `plan` under `target/gsi/initramfs/`, named by
-/// its content hash, and returns (path, hash). An existing file with the
-/// same bytes is reused.
+/// Writes the initramfs for `plan` on `topology` (its synthetic ACPI
+/// tables first, compiled here: an iasl error ends this step, before any
+/// boot) under `target/gsi/initramfs/`, named by its content hash, and
+/// returns (path, hash). An existing file with the same bytes is reused.
 pub fn write_initramfs(
     binaries: &GuestBinaries,
     plan: &gsi_plan::Plan,
+    topology: &crate::config::topology::Topology,
 ) -> Result<(PathBuf, String)> {
-    write_initramfs_in(&crate::work_dir().join("initramfs"), binaries, plan)
+    let tables = crate::pipeline::acpi::tables_cpio(topology)?;
+    write_initramfs_in(
+        &crate::work_dir().join("initramfs"),
+        binaries,
+        plan,
+        &tables,
+    )
 }
 
 fn write_initramfs_in(
     dir: &Path,
     binaries: &GuestBinaries,
     plan: &gsi_plan::Plan,
+    tables: &[u8],
 ) -> Result<(PathBuf, String)> {
-    let bytes = initramfs(binaries, plan);
+    let bytes = initramfs(binaries, plan, tables);
     let hash = crate::sha256_hex(&bytes)[..16].to_string();
     let path = dir.join(format!(
         "{}-{}-{hash}.cpio",
@@ -155,12 +167,12 @@ mod tests {
             .unwrap()
             .policy();
         let plan = crate::model::plan::of(&t, "v4", gsi_plan::Attribute::Present, policy);
-        let (path, _) = write_initramfs_in(dir.path(), &binaries, &plan).unwrap();
+        let (path, _) = write_initramfs_in(dir.path(), &binaries, &plan, &[]).unwrap();
         let good = std::fs::read(&path).unwrap();
 
         // Half-written: the right name, a prefix of the bytes.
         std::fs::write(&path, &good[..good.len() / 2]).unwrap();
-        let (again, _) = write_initramfs_in(dir.path(), &binaries, &plan).unwrap();
+        let (again, _) = write_initramfs_in(dir.path(), &binaries, &plan, &[]).unwrap();
         assert_eq!(again, path);
         assert_eq!(std::fs::read(&path).unwrap(), good);
 
@@ -168,7 +180,7 @@ mod tests {
         let mut bad = good.clone();
         bad[good.len() / 2] ^= 0xff;
         std::fs::write(&path, &bad).unwrap();
-        write_initramfs_in(dir.path(), &binaries, &plan).unwrap();
+        write_initramfs_in(dir.path(), &binaries, &plan, &[]).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), good);
     }
 }

@@ -24,6 +24,9 @@ pub mod guest;
 
 pub(crate) mod cpio;
 
+// A topology's own ACPI tables, compiled and packed first in the initramfs.
+pub(crate) mod acpi;
+
 // One boot under QEMU, its console turned into a verdict.
 pub(crate) mod qemu;
 

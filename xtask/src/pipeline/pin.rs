@@ -49,6 +49,20 @@ impl Pin {
 }
 
 /// What a pin's source is fixed by.
+impl Pin {
+    /// The pin with the kernel config `topology` boots: its `kernel`
+    /// variant's fragment added, or this pin as it is.
+    pub fn for_topology(&self, topology: &crate::config::topology::Topology) -> Result<Pin> {
+        Ok(match &topology.spec.kernel {
+            Some(variant) => Pin {
+                config: self.config.with_variant(variant)?,
+                ..self.clone()
+            },
+            None => self.clone(),
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PinnedBy {
     /// The sha256 of the .deb (a Debian pin).

@@ -285,6 +285,12 @@ mod tests {
     }
 
     #[test]
+    fn smp_gives_the_cpu_count() {
+        assert_eq!(resources("256M", 1), vec!["-m", "256M", "-smp", "1"]);
+        assert_eq!(resources("768M", 2), vec!["-m", "768M", "-smp", "2"]);
+    }
+
+    #[test]
     fn machine_options_are_appended() {
         assert_eq!(machine(Machine::Q35, ""), vec!["-machine", "q35"]);
         assert_eq!(

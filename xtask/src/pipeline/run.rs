@@ -87,6 +87,11 @@ pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
         !args.no_install,
         reporter,
     )?;
+    // Synthetic ACPI tables compile (or come from the cache) before any
+    // kernel is built: an iasl error names its topology file now.
+    for topology in &selection.topologies {
+        crate::pipeline::acpi::tables_cpio(topology)?;
+    }
     let pin = pin::resolve(&crate::config::configs_dir().join("kernel.toml"), reporter)?;
     // Fetched, verified and unpacked only when a selected topology runs
     // under it.
@@ -142,50 +147,52 @@ pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
             });
         }
         reporter.stage("build and boot");
-        // Each revision's kernels: the guest kernel for the topologies
-        // that boot it on the machine, the dom0 kernel (Xen's fragments
-        // on top) for those that boot it under Xen.
-        let flavors: Vec<(Pin, Option<&crate::pipeline::xen::Xen>, bool)> = vec![
-            (pin.clone(), None, false),
-            match &xen {
-                Some(x) => (pin.for_dom0(x), Some(x), true),
-                None => (pin.clone(), None, true),
-            },
-        ];
+        // Each kernel the selected topologies boot, per revision: the
+        // usual one, a variant (`kernel = "debug"`), and the dom0 kernel
+        // (Xen's fragments on top) for those that boot under Xen.
+        let mut kinds: Vec<(Option<String>, bool)> = Vec::new();
+        for t in &selection.topologies {
+            let kind = (t.spec.kernel.clone(), t.spec.hypervisor.is_some());
+            if !kinds.contains(&kind) {
+                kinds.push(kind);
+            }
+        }
         for rev in &selection.revisions {
-            for (kernel_pin, hypervisor, dom0) in &flavors {
+            for (variant, dom0) in &kinds {
                 let topologies: Vec<&Topology> = selection
                     .topologies
                     .iter()
                     .filter(|t| slice.keeps(&rev.name, &t.name))
+                    .filter(|t| t.spec.kernel == *variant)
                     .filter(|t| t.spec.hypervisor.is_some() == *dom0)
                     .collect();
                 if topologies.is_empty() {
                     continue;
                 }
+                let hypervisor = if *dom0 { xen.as_ref() } else { None };
+                let mut kernel_pin = match hypervisor {
+                    Some(x) => pin.for_dom0(x),
+                    None => pin.clone(),
+                };
+                if let Some(v) = variant {
+                    kernel_pin.config = kernel_pin.config.with_variant(v)?;
+                }
+                let kernel_pin = &kernel_pin;
+                let label = build::label(kernel_pin, rev);
                 let built = build::build(kernel_pin, rev, cores(), reporter);
                 match built {
                     Ok(b) => {
                         if b.cached {
                             let dir = b.bzimage.parent().and_then(|d| d.file_name());
                             let dir = dir.map(|d| d.to_string_lossy().to_string());
-                            let own = build::log_path(kernel_pin, rev);
-                            let own = own
-                                .file_stem()
-                                .map(|s| s.to_string_lossy().to_string())
-                                .unwrap_or_default();
-                            let own = own.trim_start_matches("build-");
+                            let own = build::name(kernel_pin, rev);
                             let other = match dir {
                                 Some(d) if d != format!("{own}-{}", b.key) => {
                                     format!(" (the same patches, built as {d})")
                                 }
                                 _ => String::new(),
                             };
-                            let what = if *dom0 { " (dom0)" } else { "" };
-                            reporter.note(format!(
-                                "build {}{what}: cached kernel {}{other}",
-                                rev.name, b.key
-                            ));
+                            reporter.note(format!("build {label}: cached kernel {}{other}", b.key));
                         }
                         let mut chosen = accel.lock().unwrap();
                         if chosen.is_none() {
@@ -204,7 +211,7 @@ pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
                     }
                     Err(err) => {
                         let log = build::log_path(kernel_pin, rev);
-                        reporter.send(Event::Warn(format!("{}: {err:#}", rev.name)));
+                        reporter.send(Event::Warn(format!("{label}: {err:#}")));
                         let verdict = build_error_verdict(&err);
                         let mut runs = runs.lock().unwrap();
                         for topology in topologies {
@@ -424,7 +431,7 @@ fn boot_one(
     let plan = crate::model::plan::of(&job.topology, rev, matrix.attribute(rev), matrix.policy());
     let planned = console::planned_trials(&plan);
     let timeout_s = timeout.unwrap_or(job.topology.spec.timeout_s);
-    let packed = guest::write_initramfs(binaries, &plan);
+    let packed = guest::write_initramfs(binaries, &plan, &job.topology);
     let inputs = packed.as_ref().ok().and_then(|(_, hash)| {
         result_inputs(job, matrix, accel, timeout_s, hash, &reuse.qemu)
             .inspect_err(|err| {
@@ -500,6 +507,18 @@ fn boot_one(
                 (Some(_), Verdict::Passed) => Verdict::Flaky,
                 (_, verdict) => verdict,
             };
+            // A kernel that ignored the synthetic tables booted QEMU's
+            // own: whatever the suite said is about another machine.
+            let console_log = std::fs::read(&log).unwrap_or_default();
+            let missing = crate::pipeline::acpi::missing_upgrades(
+                &job.topology,
+                &String::from_utf8_lossy(&console_log),
+            );
+            let no_upgrade = (!missing.is_empty())
+                .then(|| crate::pipeline::acpi::missing_message(&job.topology, &missing));
+            if no_upgrade.is_some() {
+                run.verdict = Verdict::BootFailed;
+            }
             run.trials = judged.trials;
             run.sysfs = crate::report::differential::keyed(&outcome.console.sysfs);
             run.sysfs_after = crate::report::differential::keyed(&outcome.console.sysfs_after);
@@ -532,8 +551,15 @@ fn boot_one(
                 ),
                 _ => String::new(),
             };
+            let complaints = if c.complaints.is_empty() {
+                String::new()
+            } else {
+                format!("the kernel complained:\n{}", c.complaints.join("\n"))
+            };
             run.detail = [
+                no_upgrade.unwrap_or_default(),
                 retry.unwrap_or_default(),
+                complaints,
                 judged.problems.join("\n"),
                 c.panic.join("\n"),
                 c.qemu_errors.join("\n"),

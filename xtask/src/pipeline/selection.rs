@@ -36,6 +36,10 @@ pub fn select(
     } else {
         topologies.to_vec()
     };
+    // "*" is every topology that boots the usual kernel on the machine;
+    // one that names a kernel variant (`kernel = "debug"`) costs a kernel
+    // build per revision, and one under a hypervisor minutes of TCG, so
+    // they run only where a profile or `-t` names them.
     if topo_names.iter().any(|t| t == "*") {
         topo_names = expand_star(&topo_names, &topo_dir)?;
     }
@@ -63,7 +67,8 @@ fn expand_star(names: &[String], dir: &std::path::Path) -> Result<Vec<String>> {
         let add: Vec<String> = if name == "*" {
             let mut plain = Vec::new();
             for known in topology::known(dir) {
-                if topology::load(dir, &known)?.spec.hypervisor.is_none() {
+                let spec = topology::load(dir, &known)?.spec;
+                if spec.hypervisor.is_none() && spec.kernel.is_none() {
                     plain.push(known);
                 }
             }
@@ -150,6 +155,20 @@ mod tests {
         assert!(full.topologies.iter().all(|t| t.spec.hypervisor.is_none()));
         let every = select(Some("all"), &[], &[]).unwrap();
         assert_eq!(every.topologies.len(), topology::known(&dir).len());
+    }
+
+    #[test]
+    fn star_leaves_out_topologies_on_a_kernel_variant() {
+        let star = select(None, &["v5".into()], &["*".into()]).unwrap();
+        let names: Vec<&str> = star.topologies.iter().map(|t| t.name.as_str()).collect();
+        assert!(names.contains(&"q35-smp2"), "{names:?}");
+        assert!(!names.contains(&"q35-smp2-debug"), "{names:?}");
+        assert!(star.topologies.iter().all(|t| t.spec.kernel.is_none()));
+        let all = select(Some("all"), &[], &[]).unwrap();
+        let names: Vec<&str> = all.topologies.iter().map(|t| t.name.as_str()).collect();
+        assert!(names.contains(&"q35-smp2-debug"), "{names:?}");
+        assert!(names.contains(&"synth-amd"), "{names:?}");
+        assert!(names.contains(&"xen-pvh-dom0"), "{names:?}");
     }
 
     #[test]

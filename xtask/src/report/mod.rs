@@ -64,6 +64,10 @@ pub enum Verdict {
     ApplyFailed,
     /// The revision applied but did not build; nothing was booted.
     BuildFailed,
+    /// The kernel complained on the console (`WARNING:`, `BUG:`, a
+    /// lockdep report, sleeping in atomic context, KASAN/UBSAN, an Oops):
+    /// never a pass, whatever the trials say; the lines are in the detail.
+    KernelWarning,
 }
 
 impl Verdict {
@@ -81,6 +85,7 @@ impl Verdict {
             Verdict::QemuFailed => "qemu-failed",
             Verdict::ApplyFailed => "apply-failed",
             Verdict::BuildFailed => "build-failed",
+            Verdict::KernelWarning => "kernel-warning",
         }
     }
 
@@ -106,7 +111,8 @@ impl Verdict {
 /// 3: a run may carry `sysfs_after` (the dump after the `gsi` reads) and
 /// `differential` (compared with baseline, or why not).
 /// 4: a run's verdict may be `apply-failed` (it was `build-failed`).
-pub const SCHEMA: u32 = 4;
+/// 5: a run's verdict may be `kernel-warning`.
+pub const SCHEMA: u32 = 5;
 
 /// The schemas [`Report::read_json`] reads: each is the next without the
 /// fields it added.
@@ -352,7 +358,7 @@ mod tests {
         report.write_json(&path).unwrap();
         let value: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        assert_eq!(value["schema"], 4);
+        assert_eq!(value["schema"], SCHEMA);
         assert_eq!(value["runs"][0]["reused_from"], "run-1764115200-4242");
         assert!(value["runs"][1].get("reused_from").is_none());
         assert_eq!(
@@ -369,11 +375,12 @@ mod tests {
             .remove("reused_from");
         std::fs::write(&path, old.to_string()).unwrap();
         assert_eq!(Report::read_json(&path).unwrap().reused(), 0);
-        old["schema"] = 5.into();
+        old["schema"] = (SCHEMA + 1).into();
         std::fs::write(&path, old.to_string()).unwrap();
         let err = format!("{:#}", Report::read_json(&path).unwrap_err());
         assert!(
-            err.contains("schema 5") && err.contains("reads 1 to 4"),
+            err.contains(&format!("schema {}", SCHEMA + 1))
+                && err.contains(&format!("reads 1 to {SCHEMA}")),
             "{err}"
         );
     }

@@ -35,8 +35,12 @@ pub const BUILD: &[Tool] = &[
     tool("cpio", "cpio"),
 ];
 
-/// Booting the guests.
-pub const BOOT: &[Tool] = &[tool("qemu-system-x86_64", "qemu-system-x86")];
+/// Booting the guests (iasl compiles the synthetic ACPI tables of a
+/// topology with `[acpi]`).
+pub const BOOT: &[Tool] = &[
+    tool("qemu-system-x86_64", "qemu-system-x86"),
+    tool("iasl", "acpica-tools"),
+];
 
 /// The test suite: the JUnit report is validated against its schema.
 pub const TEST: &[Tool] = &[tool("xmllint", "libxml2-utils")];

@@ -95,16 +95,21 @@ fn device(pin: u8, driver: Option<&str>, gsi: Option<u32>) -> Device {
         gsi,
         route: ROUTE.into(),
         link_undecided: false,
+        routed_at_boot: driver.is_some(),
         unbind: driver.is_some(),
     }
 }
 
-/// v5's documented ABI, as configs/matrix.toml states it.
+/// rfc1's documented ABI, as configs/matrix.toml states it.
 const POLICY: Policy = Policy {
-    before_enable: Answer::Gsi,
-    link_undecided: Answer::Eagain,
+    before_enable: Answer::Enodata,
+    link_undecided: Answer::Enodata,
     after_disable: Answer::Gsi,
     after_unbind: Answer::Gsi,
+    no_pin: Answer::Absent,
+    no_acpi_irq: Answer::Absent,
+    no_route: Answer::Enxio,
+    no_route_before_enable: Answer::Enodata,
 };
 
 fn plan(attribute: Attribute, devices: Vec<Device>) -> Plan {
@@ -115,6 +120,7 @@ fn plan(attribute: Attribute, devices: Vec<Device>) -> Plan {
         acpi_irq: true,
         irq_is_gsi: None,
         policy: POLICY,
+        cpus: 1,
         devices,
         xen_dom0: None,
     }
@@ -260,18 +266,24 @@ const CASES: &[Case] = &[
         says: &["is absent at boot, expected 23"], ends: "" },
     Case { what: "no pin: absent", tree: |f| f.device(0, None, 0, None),
         plan: || plan(Attribute::Present, vec![device(0, None, None)]), check: Check::Gsi, want: Pass,
-        says: &[], ends: "is absent at boot: no GSI (no interrupt pin)" },
-    Case { what: "no pin: a read that fails",
+        says: &[], ends: "is absent at boot: no interrupt pin; policy no_pin = absent" },
+    Case { what: "no pin: a read that fails, where the policy says absent",
         tree: |f| { f.device(0, None, 0, None); fs::create_dir(f.dev().join("gsi")).unwrap() },
-        plan: || plan(Attribute::Present, vec![device(0, None, None)]), check: Check::Gsi, want: Pass,
-        says: &["read fails with EISDIR"], ends: "" },
+        plan: || plan(Attribute::Present, vec![device(0, None, None)]), check: Check::Gsi, want: Fail,
+        says: &["read fails with EISDIR", "expected absent: no interrupt pin"], ends: "" },
     Case { what: "no pin: a number", tree: |f| f.device(0, None, 0, Some("0\n")),
         plan: || plan(Attribute::Present, vec![device(0, None, None)]), check: Check::Gsi, want: Fail,
-        says: &[],
-        ends: "/gsi reads 0 at boot for a device without a GSI (no interrupt pin); must be absent or an error" },
+        says: &["/gsi = 0 at boot, expected absent: no interrupt pin, so no number is right"], ends: "" },
+    Case { what: "no ACPI routing: absent", tree: |f| f.device(1, Some("virtio-pci"), 11, None),
+        plan: || no_acpi(bound_plan()), check: Check::Gsi, want: Pass,
+        says: &["ACPI does not route interrupts on this boot; policy no_acpi_irq = absent"], ends: "" },
     Case { what: "no ACPI routing: a number", tree: |f| f.device(1, Some("virtio-pci"), 11, Some("11\n")),
         plan: || no_acpi(bound_plan()), check: Check::Gsi, want: Fail,
-        says: &["(ACPI does not route interrupts on this boot)"], ends: "" },
+        says: &["expected absent: ACPI does not route interrupts on this boot"], ends: "" },
+    Case { what: "bound, no route: the file hidden like a missing pin", tree: bound_device,
+        plan: || plan(Attribute::Present, vec![device(1, Some("virtio-pci"), None)]), check: Check::Gsi,
+        want: Fail, says: &["is absent at boot, expected ENXIO: a pin whose route gives no GSI; policy no_route = ENXIO"],
+        ends: "" },
     // gsi after enable and disable
     Case { what: "baseline: still absent after enable", tree: unbound_device,
         plan: || plan(Attribute::Absent, vec![unbound()]), check: Check::GsiAfterEnable, want: Pass,
@@ -283,7 +295,7 @@ const CASES: &[Case] = &[
         says: &[], ends: "" },
     Case { what: "no ACPI routing: a number after enable", tree: |f| f.device(1, None, 0, Some("0\n")),
         plan: || no_acpi(unbound_plan()), check: Check::GsiAfterEnable, want: Fail,
-        says: &["for a device without a GSI"], ends: "" },
+        says: &["expected absent", "no number is right"], ends: "" },
     Case { what: "enable cannot be written", tree: enable_unwritable, plan: unbound_plan,
         check: Check::GsiAfterEnable, want: Fail, says: &["writing 1 to ", "EISDIR"], ends: "" },
     Case { what: "disable cannot be written", tree: enable_unwritable, plan: unbound_plan,
@@ -432,7 +444,7 @@ fn trials_are_named_chosen_per_device_and_sorted_by_phase() {
             "rng::pin",
             "rng::present",
             "testdev::driver",
-            "testdev::gsi-none",
+            "testdev::gsi-no-pin",
             "testdev::pin",
             "testdev::present",
             "usb::driver",
@@ -462,6 +474,97 @@ fn trials_are_named_chosen_per_device_and_sorted_by_phase() {
     );
     assert!(!names.iter().any(|n| n.ends_with("::gsi-before-enable")));
     assert!(!names.iter().any(|n| n.ends_with("::gsi-after-unbind")));
+
+    // Routed at boot without a driver (a bridge above a bound device, or
+    // pci=routeirq): the GSI is known, whatever the policy.
+    plan.devices[0].link_undecided = false;
+    plan.devices[0].routed_at_boot = true;
+    let names: Vec<String> = trials(&plan).into_iter().map(|t| t.name).collect();
+    assert!(
+        names.contains(&"usb::gsi-enabled-at-boot".to_owned()),
+        "{names:?}"
+    );
+
+    // The three kinds of "no GSI" are three trials.
+    let mut none = plan.clone();
+    none.devices = vec![
+        Device {
+            name: "refused".into(),
+            ..device(1, Some("virtio-pci"), None)
+        },
+        Device {
+            name: "unrouted".into(),
+            ..device(1, None, None)
+        },
+        Device {
+            name: "nopin".into(),
+            ..device(0, None, None)
+        },
+    ];
+    let boot = |plan: &Plan| -> Vec<String> {
+        trials(plan)
+            .into_iter()
+            .filter(|t| t.check == Check::Gsi)
+            .map(|t| t.name)
+            .collect()
+    };
+    assert_eq!(
+        boot(&none),
+        [
+            "nopin::gsi-no-pin",
+            "refused::gsi-no-route",
+            "unrouted::gsi-no-route-before-enable"
+        ]
+    );
+    none.acpi_irq = false;
+    assert_eq!(
+        boot(&none),
+        [
+            "nopin::gsi-no-pin",
+            "refused::gsi-no-acpi-irq",
+            "unrouted::gsi-no-acpi-irq"
+        ]
+    );
+}
+
+#[test]
+fn a_pin_without_a_route_is_told_apart_from_no_pin() {
+    let fake = Fake::new();
+    fake.device(1, None, 0, None);
+    let suite = Suite::new(
+        plan(
+            Attribute::Present,
+            vec![device(1, Some("virtio-pci"), None), device(1, None, None)],
+        ),
+        fake.system(),
+    );
+    let (routed, unrouted) = (&suite.plan.devices[0], &suite.plan.devices[1]);
+    let enxio = AttrRead::Error(OsError::from_errno(libc::ENXIO));
+    let enodata = AttrRead::Error(OsError::from_errno(libc::ENODATA));
+    let message = passed(suite.gsi(routed, &enxio).unwrap());
+    assert!(message.contains("policy no_route = ENXIO"), "{message}");
+    // Hidden like a device without a pin: the Xen objection.
+    failed(suite.gsi(routed, &AttrRead::Absent).unwrap());
+    failed(suite.gsi(routed, &enodata).unwrap());
+    failed(suite.gsi(routed, &AttrRead::Number(0)).unwrap());
+    // Never enabled: the kernel has not tried yet.
+    let message = passed(suite.gsi(unrouted, &enodata).unwrap());
+    assert!(
+        message.contains("policy no_route_before_enable = ENODATA"),
+        "{message}"
+    );
+    failed(suite.gsi(unrouted, &enxio).unwrap());
+    // After enable, disable or unbind: the route was tried.
+    passed(suite.judge_after(unrouted, "gsi", &enxio, "", "", Answer::Gsi));
+    let message = failed(suite.judge_after(
+        unrouted,
+        "gsi is absent",
+        &AttrRead::Absent,
+        "",
+        "",
+        Answer::Gsi,
+    ));
+    assert!(message.contains("expected ENXIO"), "{message}");
 }
 
 #[test]
@@ -482,44 +585,44 @@ fn zero_devices_give_zero_trials() {
 #[test]
 fn gsi_of_an_unbound_device_decided_at_boot_follows_the_policy() {
     let fake = Fake::new();
-    fake.device(1, None, 0, Some("23\n"));
+    fake.device(1, None, 0, None);
     let suite = Suite::new(plan(Attribute::Present, vec![unbound()]), fake.system());
     let dev = &suite.plan.devices[0];
-    let message = passed(suite.gsi(dev, &AttrRead::Number(23)).unwrap());
+    let enodata = AttrRead::Error(OsError::from_errno(libc::ENODATA));
+    let message = passed(suite.gsi(dev, &enodata).unwrap());
     assert!(
-        message.contains("never enabled, its GSI decided at boot; policy before_enable = the GSI"),
+        message.contains("never enabled, its GSI decided at boot; policy before_enable = ENODATA"),
         "{message}"
     );
-    // EAGAIN is what a cache filled at enable reads: wrong here.
+    // A number means the read looked the route up itself.
+    let message = failed(suite.gsi(dev, &AttrRead::Number(23)).unwrap());
+    assert!(
+        message.contains("= 23 at boot, expected ENODATA"),
+        "{message}"
+    );
+    // EAGAIN invites a busy loop: wrong too.
     let eagain = AttrRead::Error(OsError::from_errno(libc::EAGAIN));
     let message = failed(suite.gsi(dev, &eagain).unwrap());
     assert!(
         message.contains(
-            "read fails with EAGAIN (Resource temporarily unavailable) at boot, expected 23"
+            "read fails with EAGAIN (Resource temporarily unavailable) at boot, expected ENODATA"
         ),
         "{message}"
     );
-    assert!(
-        message.contains("policy before_enable = the GSI"),
-        "{message}"
-    );
+    failed(suite.gsi(dev, &AttrRead::Number(0)).unwrap());
+    failed(suite.gsi(dev, &AttrRead::Absent).unwrap());
+
+    // A policy that says "the GSI before enable" turns it round.
+    let mut gsi_policy = plan(Attribute::Present, vec![unbound()]);
+    gsi_policy.policy.before_enable = Answer::Gsi;
+    let suite = Suite::new(gsi_policy, fake.system());
+    let dev = &suite.plan.devices[0];
+    passed(suite.gsi(dev, &AttrRead::Number(23)).unwrap());
     let message = failed(suite.gsi(dev, &AttrRead::Number(0)).unwrap());
     assert!(message.contains("= 0 at boot, expected 23"), "{message}");
     assert!(message.contains("0 reads as \"no GSI\""), "{message}");
-    let message = failed(suite.gsi(dev, &AttrRead::Number(22)).unwrap());
-    assert!(message.contains("= 22 at boot, expected 23"), "{message}");
-    let eio = AttrRead::Error(OsError::from_errno(libc::EIO));
-    failed(suite.gsi(dev, &eio).unwrap());
-    failed(suite.gsi(dev, &AttrRead::Absent).unwrap());
-
-    // A policy that says "not known before enable" turns it round.
-    let mut eagain_policy = plan(Attribute::Present, vec![unbound()]);
-    eagain_policy.policy.before_enable = Answer::Eagain;
-    let suite = Suite::new(eagain_policy, fake.system());
-    let dev = &suite.plan.devices[0];
-    passed(suite.gsi(dev, &eagain).unwrap());
-    let message = failed(suite.gsi(dev, &AttrRead::Number(23)).unwrap());
-    assert!(message.contains("expected EAGAIN"), "{message}");
+    failed(suite.gsi(dev, &AttrRead::Number(22)).unwrap());
+    failed(suite.gsi(dev, &enodata).unwrap());
 }
 
 #[test]
@@ -539,36 +642,33 @@ fn gsi_on_an_undecided_link_must_not_be_decided_by_the_read() {
         Check::Gsi.trial_name(&suite.plan, dev),
         "gsi-link-undecided"
     );
-    let eagain = AttrRead::Error(OsError::from_errno(libc::EAGAIN));
-    let message = passed(suite.gsi(dev, &eagain).unwrap());
+    let enodata = AttrRead::Error(OsError::from_errno(libc::ENODATA));
+    let message = passed(suite.gsi(dev, &enodata).unwrap());
+    assert!(message.contains("has not chosen its IRQ"), "{message}");
     assert!(
-        message.contains("has not chosen its IRQ, not known"),
-        "{message}"
-    );
-    assert!(
-        message.contains("policy link_undecided = EAGAIN"),
+        message.contains("policy link_undecided = ENODATA"),
         "{message}"
     );
     // The right number is still wrong: only allocating the link gives it.
     let message = failed(suite.gsi(dev, &AttrRead::Number(23)).unwrap());
     assert!(
-        message.contains("= 23 at boot, expected EAGAIN"),
+        message.contains("= 23 at boot, expected ENODATA"),
         "{message}"
     );
-    assert!(message.contains("allocated a link"), "{message}");
+    assert!(message.contains("decided the route itself"), "{message}");
     failed(suite.gsi(dev, &AttrRead::Absent).unwrap());
-    let enxio = AttrRead::Error(OsError::from_errno(libc::ENXIO));
-    failed(suite.gsi(dev, &enxio).unwrap());
+    let eagain = AttrRead::Error(OsError::from_errno(libc::EAGAIN));
+    failed(suite.gsi(dev, &eagain).unwrap());
 
     let mut choose = plan(Attribute::Present, vec![undecided]);
-    choose.policy.link_undecided = Answer::Gsi;
+    choose.policy.link_undecided = Answer::Eagain;
     let suite = Suite::new(choose, fake.system());
-    passed(
+    passed(suite.gsi(&suite.plan.devices[0], &eagain).unwrap());
+    failed(
         suite
             .gsi(&suite.plan.devices[0], &AttrRead::Number(23))
             .unwrap(),
     );
-    failed(suite.gsi(&suite.plan.devices[0], &eagain).unwrap());
 }
 
 #[test]
@@ -672,7 +772,7 @@ fn gsi_after_disable() {
     let mut no_acpi = plan(Attribute::Present, vec![unbound()]);
     no_acpi.acpi_irq = false;
     let message = failed(run(&fake, no_acpi.clone(), Check::GsiAfterDisable));
-    assert!(message.contains("for a device without a GSI"), "{message}");
+    assert!(message.contains("no number is right"), "{message}");
     fs::remove_file(fake.dev().join("gsi")).unwrap();
     passed(run(&fake, no_acpi, Check::GsiAfterDisable));
     passed(run(
@@ -966,4 +1066,91 @@ fn sysfs_after_reads_fails_when_a_read_changed_a_file() {
     let after = suite.dump_after_reads();
     assert_eq!(after[&(BDF.to_string(), "enable".to_string())], "1");
     assert!(!after.contains_key(&(BDF.to_string(), "vendor".to_string())));
+}
+
+/// A bound device on a two-CPU guest, with the driver's bind and unbind
+/// files (writes to them succeed and change nothing here).
+fn concurrent_fake(gsi: &str, online: &str) -> Fake {
+    let fake = Fake::new();
+    fake.device(1, Some("virtio-pci"), 23, Some(gsi));
+    fake.write("bus/pci/drivers/virtio-pci/bind", "");
+    fake.write("bus/pci/drivers/virtio-pci/unbind", "");
+    fake.write("devices/system/cpu/online", online);
+    fake
+}
+
+fn two_cpus(attribute: Attribute) -> Plan {
+    Plan {
+        cpus: 2,
+        ..plan(attribute, vec![device(1, Some("virtio-pci"), Some(23))])
+    }
+}
+
+#[test]
+fn gsi_concurrent_runs_last_and_only_with_more_than_one_cpu() {
+    let names = |plan: &Plan| -> Vec<String> { trials(plan).into_iter().map(|t| t.name).collect() };
+    let one = plan(
+        Attribute::Present,
+        vec![device(1, Some("virtio-pci"), Some(23))],
+    );
+    assert!(!names(&one).iter().any(|n| n.ends_with("::gsi-concurrent")));
+    let two = names(&two_cpus(Attribute::Present));
+    assert_eq!(
+        two.last().map(String::as_str),
+        Some("rng::gsi-concurrent"),
+        "{two:?}"
+    );
+    // A device the plan does not unbind (a bridge, an unbound device) is left alone.
+    let mut bridge = two_cpus(Attribute::Present);
+    bridge.devices[0].unbind = false;
+    assert!(!names(&bridge)
+        .iter()
+        .any(|n| n.ends_with("::gsi-concurrent")));
+}
+
+#[test]
+fn gsi_concurrent_passes_when_every_read_is_the_gsi() {
+    let fake = concurrent_fake("23\n", "0-1\n");
+    let message = passed(run(
+        &fake,
+        two_cpus(Attribute::Present),
+        Check::GsiConcurrent,
+    ));
+    assert!(message.contains("2 threads read"), "{message}");
+    assert!(message.contains("on 2 CPUs over 8 rounds"), "{message}");
+    assert!(message.contains(": read 23;"), "{message}");
+}
+
+#[test]
+fn gsi_concurrent_fails_on_a_value_the_policy_does_not_allow() {
+    let fake = concurrent_fake("0\n", "0-1\n");
+    let message = failed(run(
+        &fake,
+        two_cpus(Attribute::Present),
+        Check::GsiConcurrent,
+    ));
+    assert!(message.contains("read 0 "), "{message}");
+    assert!(message.contains("time(s) during"), "{message}");
+    assert!(message.contains("allowed only 23"), "{message}");
+    // On baseline the file must stay absent throughout.
+    let message = failed(run(
+        &fake,
+        two_cpus(Attribute::Absent),
+        Check::GsiConcurrent,
+    ));
+    assert!(message.contains("allowed only absent"), "{message}");
+}
+
+#[test]
+fn gsi_concurrent_fails_when_the_planned_cpus_are_not_online() {
+    let fake = concurrent_fake("23\n", "0\n");
+    let message = failed(run(
+        &fake,
+        two_cpus(Attribute::Present),
+        Check::GsiConcurrent,
+    ));
+    assert!(
+        message.contains("1 CPU(s) online, the plan boots 2"),
+        "{message}"
+    );
 }

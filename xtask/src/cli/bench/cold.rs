@@ -54,8 +54,11 @@ pub fn cold_split(lines: &[String], revision: &str, topology: &str) -> ColdRun {
 }
 
 pub(super) fn cold(args: &Args, setup: &Setup, reporter: &Reporter) -> Result<ColdRun> {
-    let (rev, topo) = args
-        .cold_run
+    let run = match &args.cold_run {
+        Some(run) => run.clone(),
+        None => format!("{}/q35", setup.revision.name),
+    };
+    let (rev, topo) = run
         .split_once('/')
         .context("--cold-run takes REV/TOPO, e.g. v5/q35")?;
     reporter.stage(format!(

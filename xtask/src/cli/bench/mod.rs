@@ -25,6 +25,7 @@ mod boots;
 mod cold;
 mod edit;
 pub mod flake;
+mod floor;
 mod table;
 pub mod vng;
 mod warm;
@@ -61,9 +62,13 @@ pub struct Args {
     #[arg(long, short, default_value = "smoke")]
     pub profile: String,
     /// Revision booted for the per-boot figures and --flake, and edited by
-    /// the edit run.
-    #[arg(long, short, default_value = "v5")]
-    pub revision: String,
+    /// the edit run (default: the newest, as `boot` takes it).
+    #[arg(long, short)]
+    pub revision: Option<String>,
+    /// Revision booted in turn with --revision in the per-boot figures:
+    /// the series' own cost is the ratio of the two (`none`: no compare).
+    #[arg(long, default_value = "baseline", value_name = "REV")]
+    pub compare: Option<String>,
     /// Topologies for the per-boot figures and --flake (default: all).
     #[arg(long = "topology", short = 't', value_name = "TOPO")]
     pub topologies: Vec<String>,
@@ -77,9 +82,10 @@ pub struct Args {
     /// topology from scratch. A full kernel build: 15-40 minutes of 2 cores.
     #[arg(long)]
     pub cold: bool,
-    /// Revision/topology of the cold run.
-    #[arg(long, default_value = "v5/q35", value_name = "REV/TOPO")]
-    pub cold_run: String,
+    /// Revision/topology of the cold run (default: the newest revision on
+    /// q35).
+    #[arg(long, value_name = "REV/TOPO")]
+    pub cold_run: Option<String>,
     /// Also virtme-ng side by side. The first time builds its kernel
     /// (x86 defconfig + virtme's options: about an hour of 2 cores; cached
     /// under target/gsi/vng/).
@@ -114,6 +120,14 @@ pub struct Args {
 }
 
 impl Args {
+    /// The revision of --revision, or the newest one.
+    pub fn revision(&self) -> Result<String> {
+        match &self.revision {
+            Some(name) => Ok(name.clone()),
+            None => selection::newest_revision(),
+        }
+    }
+
     /// The sections this invocation runs, in running order.
     pub fn sections(&self) -> Vec<Section> {
         let mut chosen: Vec<Section> = if self.only.is_empty() {
@@ -305,6 +319,20 @@ pub struct TopologyBoots {
     pub qemu_peak_mib: Option<f64>,
     /// The console log of the slowest boot.
     pub slowest_log: String,
+    /// The same kernel and topology with the floor `/init`, booted in
+    /// turn with these: wall seconds to its DONE.
+    #[serde(default)]
+    pub floor: Option<Stats>,
+    /// The `--compare` revision on the same topology, booted in turn.
+    #[serde(default)]
+    pub compare: Option<Compared>,
+}
+
+/// Another revision's boots in the same rounds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Compared {
+    pub revision: String,
+    pub wall: Stats,
 }
 
 /// The cold run.
@@ -329,7 +357,7 @@ pub fn run(args: Args) -> Result<()> {
     }
     if let Some(dir) = &args.classify {
         let matrix = matrix::load(&matrix::path())?;
-        let rows = flake::from_logs(dir, &args.revision, &matrix)?;
+        let rows = flake::from_logs(dir, &args.revision()?, &matrix)?;
         print!("{}", flake::render_table(&rows));
         return Ok(());
     }
@@ -381,7 +409,20 @@ fn setup(args: &Args, reporter: &Reporter) -> Result<Setup> {
     } else {
         args.topologies.clone()
     };
-    let selection = selection::select(None, std::slice::from_ref(&args.revision), &topologies)?;
+    let selection = selection::select(None, &[args.revision()?], &topologies)?;
+    if let Some(t) = selection
+        .topologies
+        .iter()
+        .find(|t| t.spec.kernel.is_some())
+    {
+        anyhow::bail!(
+            "{}: bench boots the usual kernel, and this topology boots the kernel variant {:?}; \
+             time it with `cargo xtask test-matrix -t {}` (each run's boot_s)",
+            crate::config::display(&t.path),
+            t.spec.kernel.as_deref().unwrap_or_default(),
+            t.name
+        );
+    }
     crate::sys::tools::ensure(
         &[crate::sys::tools::BUILD, crate::sys::tools::BOOT].concat(),
         true,
@@ -430,7 +471,7 @@ fn run_sections(args: &Args, sections: &[Section], reporter: &Reporter) -> Resul
             qemu: qemu_version(),
         },
         accel: String::new(),
-        revision: args.revision.clone(),
+        revision: args.revision()?,
         warm: None,
         edit: None,
         boots: None,

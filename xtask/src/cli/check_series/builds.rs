@@ -422,6 +422,7 @@ pub fn layered(base: &KernelConfig, fragment: &Path, contents: &str) -> KernelCo
     KernelConfig {
         base: base.base.clone(),
         fragments,
+        variant: None,
     }
 }
 
@@ -580,6 +581,7 @@ mod tests {
                 PathBuf::from("boot.config"),
                 "# c\nCONFIG_PCI=y\nCONFIG_PCI_MSI=y\nCONFIG_ACPI=y\n".into(),
             )],
+            variant: None,
         };
         let config = layered(
             &base,

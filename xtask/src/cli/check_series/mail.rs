@@ -205,7 +205,9 @@ pub fn check_subjects(
     if n > 1 && cover.is_none() {
         problems.push(format!(
             "no cover letter: a series of {n} patches needs a [PATCH vN 0/{n}] mail \
-             (git format-patch --cover-letter) beside the series file"
+             (git format-patch --cover-letter, beside the series file; for a git range, \
+             `b4 prep --edit-cover`, which keeps it in an empty commit at the start of the \
+             branch, or `git commit --allow-empty` there)"
         ));
     }
     if versions.len() > 1 {

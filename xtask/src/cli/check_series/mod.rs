@@ -12,9 +12,24 @@
 //! name under patches/gsi-sysfs or a path to any directory holding a
 //! `series` file (tests check seeded bad series that way). The mail rules
 //! live in [`mail`], the two build checks in [`builds`].
+//!
+//! What maintainers and b4 check of the mails themselves is in
+//! [`submission`]: `identity` (a real poster; placeholder-signed mails are
+//! re-signed with the poster's identity by [`identity`] and written to
+//! `target/gsi/check-series/<revision>/mails/`, the mails every other
+//! check reads and the ones to send), `base-commit`, `recipients` (the
+//! cover letter carries get_maintainer's answer), `credits` (earlier
+//! postings by others are linked or named) and `version` (the number is
+//! not one already posted, per the series' posted.toml). `subjects` also
+//! applies the subject prefix rule that [`maintainers`] derives from the
+//! pin's MAINTAINERS, and `get-maintainer` fails when its answer misses a
+//! list MAINTAINERS gives for the touched files.
 
 pub mod builds;
+pub mod identity;
 pub mod mail;
+pub mod maintainers;
+pub mod submission;
 
 use crate::pipeline::pin::{self, Pin};
 use crate::pipeline::revision::{self, Revision};
@@ -50,6 +65,10 @@ pub struct Args {
     /// make -j (default: number of cores).
     #[arg(long, short)]
     pub jobs: Option<usize>,
+    /// The poster, "Name <mail>" (default: git config user.name and
+    /// user.email). Placeholder-signed mails are re-signed with it.
+    #[arg(long, value_name = "NAME <MAIL>")]
+    pub identity: Option<String>,
 }
 
 impl Args {
@@ -61,17 +80,23 @@ impl Args {
             objects: Vec::new(),
             json: None,
             jobs: None,
+            identity: None,
         }
     }
 }
 
 /// The order checks are reported in.
-pub const CHECKS: [&str; 10] = [
+pub const CHECKS: [&str; 15] = [
     "apply",
     "bisect-build",
     "checkpatch",
     "subjects",
     "signed-off",
+    "identity",
+    "base-commit",
+    "recipients",
+    "credits",
+    "version",
     "changelog",
     "range-diff",
     "abi-doc",
@@ -174,6 +199,9 @@ pub struct Report {
     pub pin: String,
     pub patches: Vec<String>,
     pub cover_letter: Option<String>,
+    /// Where the mails to send were written (re-signed with the poster's
+    /// identity); None without a real poster identity.
+    pub mails: Option<String>,
     pub checks: Vec<Check>,
 }
 
@@ -303,12 +331,47 @@ pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
         rev.patches.len()
     ));
     let pin = pin::resolve(&crate::config::configs_dir().join("kernel.toml"), reporter)?;
-    let mails = rev
-        .patches
+    let shipped_cover = find_cover(&rev)?;
+    // The poster, and the mails as they would be sent: placeholder
+    // identities replaced by the poster's. Every check reads these.
+    let poster = identity::poster(args.identity.as_deref(), &crate::project_root());
+    let mut originals: Vec<PathBuf> = rev.patches.clone();
+    originals.extend(shipped_cover.iter().map(|c| c.path.clone()));
+    let (paths, resigned, mails_dir) = match poster.real() {
+        Some(person) => {
+            let dir = crate::work_dir()
+                .join("check-series")
+                .join(rev.name.replace(['/', '='], "-"))
+                .join("mails");
+            let (paths, changed) = identity::write_resigned(&originals, person, &dir)?;
+            (paths, changed, Some(dir))
+        }
+        None => (originals.clone(), Vec::new(), None),
+    };
+    let (patch_paths, cover_path) = paths.split_at(rev.patches.len());
+    let mails = patch_paths
         .iter()
         .map(|p| mail::read(p))
         .collect::<Result<Vec<_>>>()?;
-    let cover = find_cover(&rev)?;
+    let cover = cover_path.first().map(|p| mail::read(p)).transpose()?;
+    if let Some(dir) = &mails_dir {
+        reporter.note(format!(
+            "check-series: the mails to send are in {}",
+            crate::config::display(dir)
+        ));
+    }
+    let carrier = cover
+        .as_ref()
+        .or(mails.last())
+        .expect("a series has a patch");
+    let carrier_text = std::fs::read_to_string(&carrier.path)?;
+    let sections = maintainers::parse(
+        &std::fs::read_to_string(pin.repo.join("MAINTAINERS"))
+            .with_context(|| format!("reading MAINTAINERS of the pin {}", pin.repo.display()))?,
+    );
+    let posted_path = posted_toml(&rev);
+    let posted = crate::config::posted::PostedToml::load(&posted_path)?.posted;
+    let maintainers_answer = get_maintainer(&pin, &mails);
     let version = mail::series_version(
         &mails
             .iter()
@@ -326,10 +389,84 @@ pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
         Ok(outcome)
     }));
     checks.push(timed("subjects", reporter, || {
-        Ok(check_subjects(&rev, &mails, cover.as_ref()))
+        Ok(check_subjects(&rev, &mails, cover.as_ref(), &sections))
     }));
     checks.push(timed("signed-off", reporter, || {
         Ok(check_signed_off(&mails))
+    }));
+    checks.push(timed("identity", reporter, || {
+        let mut result = submission::check_identity(&poster, &mails, &resigned);
+        if let Some(dir) = &mails_dir {
+            result.evidence.push(format!(
+                "the mails to send: {}",
+                crate::config::display(dir)
+            ));
+        }
+        Ok(result)
+    }));
+    checks.push(timed("base-commit", reporter, || {
+        Ok(submission::check_base_commit(
+            carrier,
+            &carrier_text,
+            &pin.base,
+            |id| git(&pin.repo, &["cat-file", "-e", &format!("{id}^{{commit}}")]).is_ok(),
+        ))
+    }));
+    checks.push(timed(
+        "recipients",
+        reporter,
+        || match &maintainers_answer {
+            Ok(text) => {
+                let (to, cc) = mail::recipients(text);
+                Ok(submission::check_recipients(
+                    carrier,
+                    &carrier_text,
+                    &to,
+                    &cc,
+                ))
+            }
+            Err(err) => Ok(CheckResult::fail(
+                format!("no get_maintainer answer to compare with: {err}"),
+                Vec::new(),
+            )),
+        },
+    ));
+    let place = match &cover {
+        Some(c) => format!("the cover letter {}", c.file),
+        None => carrier.file.clone(),
+    };
+    let history = match &cover {
+        Some(c) => format!("{}\n{}", c.message, c.rest),
+        None => mails
+            .iter()
+            .map(|m| format!("{}\n{}", m.message, m.notes()))
+            .collect(),
+    };
+    checks.push(timed("credits", reporter, || {
+        let mut result = submission::check_credits(
+            &history,
+            &place,
+            &posted,
+            poster.real().map(|p| p.name.as_str()),
+        );
+        result.evidence.push(format!(
+            "postings from {}",
+            crate::config::display(&posted_path)
+        ));
+        Ok(result)
+    }));
+    checks.push(timed("version", reporter, || {
+        let rfc = mails
+            .iter()
+            .chain(cover.iter())
+            .any(|m| mail::parse_subject(&m.subject).is_ok_and(|t| t.rfc));
+        let title = submission::series_title(cover.as_ref(), &mails);
+        let mut result = submission::check_version(version, rfc, &title, &posted);
+        result.evidence.push(format!(
+            "postings from {}",
+            crate::config::display(&posted_path)
+        ));
+        Ok(result)
     }));
     checks.push(timed("changelog", reporter, || {
         Ok(check_changelog(&mails, cover.as_ref(), version))
@@ -339,7 +476,7 @@ pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
     }));
     checks.push(timed("abi-doc", reporter, || Ok(check_abi(&mails))));
     checks.push(timed("get-maintainer", reporter, || {
-        check_get_maintainer(&pin, &mails)
+        Ok(check_get_maintainer(&maintainers_answer, &mails, &sections))
     }));
     checks.push(timed("range-diff", reporter, || match &applied {
         None => Ok(CheckResult::skip("the series does not apply (see apply)")),
@@ -387,6 +524,7 @@ pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
             &pin.base[..12]
         ),
         patches: mails.iter().map(|m| m.file.clone()).collect(),
+        mails: mails_dir.as_ref().map(|d| crate::config::display(d)),
         cover_letter: cover.as_ref().map(|c| c.file.clone()),
         checks,
     };
@@ -521,20 +659,55 @@ fn check_apply(
     }
 }
 
-fn check_subjects(rev: &Revision, mails: &[Mail], cover: Option<&Mail>) -> CheckResult {
+fn check_subjects(
+    rev: &Revision,
+    mails: &[Mail],
+    cover: Option<&Mail>,
+    sections: &[maintainers::Section],
+) -> CheckResult {
     let patches: Vec<(String, String)> = mails
         .iter()
         .map(|m| (m.file.clone(), m.subject.clone()))
         .collect();
     let cover = cover.map(|c| (c.file.clone(), c.subject.clone()));
     let last = rev.name.rsplit('/').next().unwrap_or(&rev.name);
-    let expected = last.strip_prefix('v').and_then(|v| v.parse::<u32>().ok());
-    let (problems, evidence) = mail::check_subjects(&patches, cover.as_ref(), expected);
+    let expected = last
+        .strip_prefix('v')
+        .or_else(|| last.strip_prefix("rfc"))
+        .and_then(|v| v.parse::<u32>().ok());
+    let (mut problems, mut evidence) = mail::check_subjects(&patches, cover.as_ref(), expected);
+    for m in mails {
+        let Ok(tag) = mail::parse_subject(&m.subject) else {
+            continue;
+        };
+        let files = mail::touched_files(m.diff());
+        let allowed = maintainers::allowed_prefixes(sections, &files);
+        if let Some(problem) = maintainers::judge_title(&tag.title, &allowed) {
+            problems.push(format!("{}: {problem}", m.file));
+        }
+        evidence.push(format!(
+            "{}: prefix from MAINTAINERS: {}",
+            m.file,
+            allowed
+                .iter()
+                .map(|(p, from)| format!("{p} ({from})"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    evidence.push(
+        "rule: the owning subsystem's prefix (first word of its MAINTAINERS section), then a \
+         capitalised summary, as the PCI and ACPI trees write subjects"
+            .to_string(),
+    );
     let n = patches.len();
     let ok = if n == 1 {
         "a single patch, [PATCH vN] form".to_string()
     } else {
-        format!("numbered 1/{n}..{n}/{n} with the cover letter 0/{n}, one version")
+        format!(
+            "numbered 1/{n}..{n}/{n} with the cover letter 0/{n}, one version, prefixes \
+             and capitals as MAINTAINERS' subsystems write them"
+        )
     };
     CheckResult::judge(problems, evidence, ok)
 }
@@ -721,37 +894,111 @@ fn check_abi(mails: &[Mail]) -> CheckResult {
     CheckResult::judge(problems, evidence, ok)
 }
 
-fn check_get_maintainer(pin: &Pin, mails: &[Mail]) -> Result<CheckResult> {
+/// get_maintainer's answer for the mails, or why there is none.
+fn get_maintainer(pin: &Pin, mails: &[Mail]) -> std::result::Result<String, String> {
     let paths: Vec<&Path> = mails.iter().map(|m| m.path.as_path()).collect();
     let output = Cmd::new("perl")
         .args(["scripts/get_maintainer.pl", "--nogit", "--nogit-fallback"])
         .args(&paths)
         .dir(&pin.repo)
-        .output()?;
+        .output()
+        .map_err(|e| format!("{e:#}"))?;
     let text = String::from_utf8_lossy(&output.stdout).to_string();
     if !output.status.success() || text.trim().is_empty() {
-        return Ok(CheckResult::fail(
-            "scripts/get_maintainer.pl did not answer",
-            String::from_utf8_lossy(&output.stderr)
-                .lines()
-                .map(str::to_string)
-                .collect(),
+        return Err(format!(
+            "scripts/get_maintainer.pl did not answer: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
         ));
     }
-    let (to, cc) = mail::recipients(&text);
+    Ok(text)
+}
+
+fn check_get_maintainer(
+    answer: &std::result::Result<String, String>,
+    mails: &[Mail],
+    sections: &[maintainers::Section],
+) -> CheckResult {
+    let text = match answer {
+        Ok(text) => text,
+        Err(err) => return CheckResult::fail(err.clone(), Vec::new()),
+    };
+    let (to, cc) = mail::recipients(text);
+    let mut files: Vec<String> = mails
+        .iter()
+        .flat_map(|m| mail::touched_files(m.diff()))
+        .collect();
+    files.sort();
+    files.dedup();
+    // The lists of every section owning a touched file.
+    let required: Vec<(String, String)> = maintainers::lists_for(sections, &files)
+        .into_iter()
+        .map(|(l, section)| {
+            let file = files
+                .iter()
+                .find(|f| {
+                    maintainers::owners(sections, f)
+                        .iter()
+                        .any(|s| s.name == section)
+                })
+                .cloned()
+                .unwrap_or_default();
+            (l, format!("{section} (owns {file})"))
+        })
+        .collect();
+    let lower = text.to_ascii_lowercase();
+    let missing: Vec<String> = required
+        .iter()
+        .filter(|(l, _)| !lower.contains(l.as_str()))
+        .map(|(l, from)| format!("{l} from {from}"))
+        .collect();
     let mut evidence = vec![
         format!("To: {}", to.join(", ")),
         format!("Cc: {}", cc.join(", ")),
+        format!(
+            "lists MAINTAINERS gives the touched files: {}",
+            required
+                .iter()
+                .map(|(l, from)| format!("{l} ({from})"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     ];
     evidence.extend(text.lines().map(|l| format!("  {l}")));
-    Ok(CheckResult::pass(
+    if !missing.is_empty() {
+        return CheckResult::fail(
+            format!(
+                "get_maintainer's answer misses {} list(s): {}",
+                missing.len(),
+                missing.join("; ")
+            ),
+            evidence,
+        );
+    }
+    CheckResult::pass(
         format!(
-            "informational: To {} address(es), Cc {}",
+            "To {} address(es), Cc {}, including every list of the touched subsystems ({})",
             to.len(),
-            cc.len()
+            cc.len(),
+            required
+                .iter()
+                .map(|(l, _)| l.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         evidence,
-    ))
+    )
+}
+
+/// The series' posted.toml: beside the revision directory, or the
+/// shipped series' for a git range.
+fn posted_toml(rev: &Revision) -> PathBuf {
+    if rev.origin.is_some() {
+        return revision::series_dir().join("posted.toml");
+    }
+    rev.dir
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("posted.toml")
 }
 
 fn check_range_diff(
