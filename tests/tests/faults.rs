@@ -1024,3 +1024,94 @@ fn an_aged_pin_names_the_served_versions_and_pin_update_moves_it() {
     assert!(output.contains(&format!("{version}  (pinned)")), "{output}");
     scratch.assert_no_leftovers();
 }
+
+/// `configs/xen.toml` of `scratch` with `version` and `sha256` replaced.
+fn xen_pin_with(scratch: &Scratch, version: Option<&str>, sha256: &str) -> String {
+    let path = scratch.configs.join("xen.toml");
+    let shipped = std::fs::read_to_string(&path).unwrap();
+    let sha_line = shipped
+        .lines()
+        .find(|l| l.starts_with("sha256 = "))
+        .unwrap()
+        .to_string();
+    let shipped_sha = sha_line.trim_start_matches("sha256 = ").trim_matches('"');
+    let mut text = shipped.replace(&sha_line, &format!("sha256 = \"{sha256}\""));
+    if let Some(version) = version {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("version = "))
+            .unwrap()
+            .to_string();
+        text = text.replace(&line, &format!("version = \"{version}\""));
+    }
+    std::fs::write(&path, text).unwrap();
+    shipped_sha.to_string()
+}
+
+#[test]
+#[ignore = "downloads the pinned Xen .deb (network): run by cargo xtask ci"]
+fn a_xen_pin_with_the_wrong_sha256_is_refused_and_nothing_unpacked() {
+    let _serial = serial();
+    let scratch = Scratch::new();
+    let work = scratch.path().join("work");
+    let wrong = "0".repeat(64);
+    let shipped = xen_pin_with(&scratch, None, &wrong);
+    let (code, output) = scratch.run(
+        &["kernel", "fetch", "--xen"],
+        &[("GSI_WORK_DIR", work.as_os_str())],
+    );
+    assert_eq!(code, 1, "{output}");
+    assert!(
+        output.contains(&format!(
+            "the downloaded .deb has sha256 {shipped}, but configs/xen.toml pins {wrong}"
+        )),
+        "{output}"
+    );
+    assert!(
+        files_under(&work.join("downloads")).is_empty(),
+        "a .deb that does not match the pin was kept"
+    );
+    assert!(files_under(&work.join("xen"))
+        .iter()
+        .all(|f| f.extension().is_some_and(|e| e == "lock")));
+    scratch.assert_no_leftovers();
+
+    // The shipped pin: fetched, verified, the ELF unpacked once.
+    xen_pin_with(&scratch, None, &shipped);
+    let (code, output) = scratch.run(
+        &["kernel", "fetch", "--xen"],
+        &[("GSI_WORK_DIR", work.as_os_str())],
+    );
+    assert_eq!(code, 0, "{output}");
+    let elf = work.join("xen").join(&shipped[..16]).join("xen.elf");
+    assert!(std::fs::read(&elf).unwrap().starts_with(b"\x7fELF"));
+    let recorded = std::fs::read_to_string(elf.with_extension("elf.sha256")).unwrap();
+    assert_eq!(recorded, xtask::sha256_file(&elf).unwrap());
+}
+
+#[test]
+#[ignore = "asks the Debian archive (network): run by cargo xtask ci"]
+fn an_aged_xen_pin_names_the_served_versions_and_the_file() {
+    let _serial = serial();
+    let scratch = Scratch::new();
+    let work = scratch.path().join("work");
+    xen_pin_with(&scratch, Some("4.17.0-1"), &"ab".repeat(32));
+    let (code, output) = scratch.run(
+        &["kernel", "fetch", "--xen"],
+        &[("GSI_WORK_DIR", work.as_os_str())],
+    );
+    assert_eq!(code, 1, "{output}");
+    for want in [
+        "xen-hypervisor-4.17-amd64 4.17.0-1, the version configs/xen.toml pins, is not served",
+        "served now: 4.17.",
+        "source.version and source.sha256 of configs/xen.toml",
+    ] {
+        assert!(output.contains(want), "{want:?} not in {output}");
+    }
+    assert!(
+        !work.join("xen").exists()
+            || files_under(&work.join("xen"))
+                .iter()
+                .all(|f| f.extension().is_some_and(|e| e == "lock"))
+    );
+}

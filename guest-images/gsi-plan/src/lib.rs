@@ -51,7 +51,30 @@ pub struct Plan {
     pub cpus: u32,
     /// The devices to check, in a stable order.
     pub devices: Vec<Device>,
+    /// How Xen runs this kernel as its dom0; `None` on the machine itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xen_dom0: Option<Dom0>,
 }
+
+/// How Xen runs dom0: which decides who owns the IOAPIC, and whether
+/// xen-pciback records a GSI for `IOCTL_PRIVCMD_PCIDEV_GET_GSI`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Dom0 {
+    /// Paravirtualised: Xen owns the IOAPIC, each GSI is a pirq of the
+    /// same number; pciback records no GSI (the ioctl answers EPERM).
+    Pv,
+    /// PVH: Xen emulates the IOAPIC; pciback registers each GSI with Xen
+    /// (PHYSDEVOP_setup_gsi) and records it: the ioctl answers.
+    Pvh,
+}
+
+/// The sysfs name of xen-pciback's PCI driver: a device planned with it
+/// is hidden from other drivers at boot (`xen-pciback.hide=(BDF)`).
+pub const PCIBACK: &str = "pciback";
+
+/// `/dev/xen/privcmd`, where `IOCTL_PRIVCMD_PCIDEV_GET_GSI` is asked.
+pub const PRIVCMD_PATH: &str = "/dev/xen/privcmd";
 
 fn one() -> u32 {
     1
@@ -307,7 +330,19 @@ mod tests {
                 routed_at_boot: true,
                 unbind: true,
             }],
+            xen_dom0: None,
         };
+        assert!(!plan.to_toml().contains("xen_dom0"), "{}", plan.to_toml());
+        let dom0 = Plan {
+            xen_dom0: Some(Dom0::Pvh),
+            ..plan.clone()
+        };
+        assert!(
+            dom0.to_toml().contains("xen_dom0 = \"pvh\""),
+            "{}",
+            dom0.to_toml()
+        );
+        assert_eq!(Plan::from_toml(&dom0.to_toml()).unwrap(), dom0);
         assert_eq!(Plan::from_toml(&plan.to_toml()).unwrap(), plan);
         let mut undecided = plan.clone();
         undecided.devices[0].link_undecided = true;

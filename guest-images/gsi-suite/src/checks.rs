@@ -18,10 +18,10 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
-use gsi_plan::{pin_name, Answer, Attribute, Device, Plan, Policy};
+use gsi_plan::{pin_name, Answer, Attribute, Device, Dom0, Plan, Policy, PCIBACK};
 
 use crate::dump::{self, Dump};
-use crate::kernel_log::{self, Ioapic};
+use crate::kernel_log::{self, Ioapic, XenPirq};
 use crate::system::{read_number, read_text, AttrRead, OsError, System};
 
 /// One kind of check; trial names are `{device}::{check}`.
@@ -37,11 +37,13 @@ pub enum Check {
     IrqOracle,
     IrqVsGsi,
     SysfsAfterReads,
+    PrivcmdGsi,
+    GsiPcibackRebind,
     GsiConcurrent,
 }
 
 impl Check {
-    pub const ALL: [Check; 11] = [
+    pub const ALL: [Check; 13] = [
         Check::Present,
         Check::Pin,
         Check::Driver,
@@ -52,6 +54,8 @@ impl Check {
         Check::IrqOracle,
         Check::IrqVsGsi,
         Check::SysfsAfterReads,
+        Check::PrivcmdGsi,
+        Check::GsiPcibackRebind,
         Check::GsiConcurrent,
     ];
 
@@ -67,6 +71,8 @@ impl Check {
             Check::IrqOracle => "irq-oracle",
             Check::IrqVsGsi => "irq-vs-gsi",
             Check::SysfsAfterReads => "sysfs-after-reads",
+            Check::PrivcmdGsi => "privcmd-gsi",
+            Check::GsiPcibackRebind => "gsi-pciback-rebind",
             Check::GsiConcurrent => "gsi-concurrent",
         }
     }
@@ -101,8 +107,9 @@ impl Check {
     /// `gsi` read and before anything changes the machine; 2 enables
     /// unbound devices; 3 disables them again (after their enable); 4
     /// unbinds drivers, because an unbound device's `irq`, interrupt and
-    /// driver are gone; 5, last, binds and unbinds them again while other
-    /// threads read (`gsi-concurrent`, on a guest with more than one CPU).
+    /// driver are gone; 5 hands the devices xen-pciback let go of back to
+    /// it; 6, last, binds and unbinds them again while other threads read
+    /// (`gsi-concurrent`, on a guest with more than one CPU).
     pub fn phase(self) -> u8 {
         match self {
             Check::Present
@@ -110,12 +117,14 @@ impl Check {
             | Check::Driver
             | Check::Gsi
             | Check::IrqOracle
-            | Check::IrqVsGsi => 0,
+            | Check::IrqVsGsi
+            | Check::PrivcmdGsi => 0,
             Check::SysfsAfterReads => 1,
             Check::GsiAfterEnable => 2,
             Check::GsiAfterDisable => 3,
             Check::GsiAfterUnbind => 4,
-            Check::GsiConcurrent => 5,
+            Check::GsiPcibackRebind => 5,
+            Check::GsiConcurrent => 6,
         }
     }
 
@@ -123,6 +132,10 @@ impl Check {
     pub fn applies(self, plan: &Plan, device: &Device) -> bool {
         let bound = device.driver.is_some();
         let routed = matches!(Expected::of(plan, device), Expected::Gsi(_));
+        // xen-pciback enables a device while seizing it and disables it
+        // again: its IRQ is released (`irq` reads 0), so the IRQ oracles
+        // have nothing to look at; privcmd's ioctl is its second oracle.
+        let pciback = plan.xen_dom0.is_some() && is_pciback(device);
         match self {
             Check::Present | Check::Pin | Check::Driver | Check::Gsi | Check::SysfsAfterReads => {
                 true
@@ -131,11 +144,23 @@ impl Check {
             // a pin has nothing for enable to route.
             Check::GsiAfterEnable | Check::GsiAfterDisable => !bound && device.pin != 0,
             Check::GsiAfterUnbind => bound && device.unbind,
-            Check::GsiConcurrent => plan.cpus > 1 && bound && device.unbind,
-            Check::IrqOracle => bound && routed,
-            Check::IrqVsGsi => plan.irq_is_gsi.is_some() && bound && routed,
+            Check::IrqOracle => bound && routed && !pciback,
+            Check::IrqVsGsi => plan.irq_is_gsi.is_some() && bound && routed && !pciback,
+            Check::PrivcmdGsi => pciback && routed,
+            Check::GsiPcibackRebind => pciback && device.unbind,
+            // xen-pciback's own bind and unbind are gsi-pciback-rebind's.
+            Check::GsiConcurrent => plan.cpus > 1 && bound && device.unbind && !pciback,
         }
     }
+}
+
+/// What pcistub_init_device's caller logs when Xen refused
+/// PHYSDEVOP_setup_gsi (-ENOSYS) in a PVH dom0.
+const SETUP_GSI_REFUSED: &str = "xen_pciback: error -38 initializing device";
+
+/// Planned to be owned by xen-pciback (hidden from other drivers at boot).
+fn is_pciback(device: &Device) -> bool {
+    device.driver.as_deref() == Some(PCIBACK)
 }
 
 /// One trial to run: a check on the plan's device number `device`.
@@ -302,6 +327,8 @@ impl Suite {
             Check::IrqOracle => self.irq_oracle(device),
             Check::IrqVsGsi => self.irq_vs_gsi(device),
             Check::SysfsAfterReads => self.sysfs_after_reads(device),
+            Check::PrivcmdGsi => self.privcmd_gsi(device, &self.boot_gsi[trial.device]),
+            Check::GsiPcibackRebind => self.gsi_pciback_rebind(device),
             Check::GsiConcurrent => self.gsi_concurrent(device),
         };
         result.unwrap_or_else(Verdict::Failed)
@@ -631,6 +658,7 @@ impl Suite {
         let chip = self.chip_of(irq)?;
         match chip_kind(&chip) {
             Chip::IoApic => {}
+            Chip::XenPirq => return self.xen_pirq_oracle(device, irq, want),
             Chip::Msi => return Ok(Verdict::Ignored(msi_reason(irq, &chip))),
             Chip::Pic => {
                 // PIC mode: an ACPI GSI is the 8259 input, which is the IRQ.
@@ -700,6 +728,207 @@ impl Suite {
             Verdict::Passed(format!("{found}{route}"))
         } else {
             Verdict::Failed(format!("{found}, expected {want}{route}"))
+        })
+    }
+
+    /// A PV dom0's INTx IRQ is an event channel bound to a pirq of Xen's;
+    /// the kernel logs which GSI each pirq is for when it maps it
+    /// (`xen: --> pirq=P -> irq=I (gsi=G)`, arch/x86/pci/xen.c).
+    fn xen_pirq_oracle(&self, device: &Device, irq: u32, want: u32) -> Result<Verdict, String> {
+        let log = kernel_log::read_log(&self.system)?;
+        let route = route(device);
+        let kmsg = self.system.kmsg().display();
+        Ok(match kernel_log::xen_pirq(&log, irq) {
+            Some(XenPirq::Gsi { pirq, gsi }) => {
+                let found = format!(
+                    "irq {irq} is Xen pirq {pirq} for GSI {gsi} (\"xen: --> pirq={pirq} -> irq={irq} (gsi={gsi})\" in {kmsg})"
+                );
+                if gsi == want {
+                    Verdict::Passed(format!("{found}{route}"))
+                } else {
+                    Verdict::Failed(format!("{found}, expected GSI {want}{route}"))
+                }
+            }
+            Some(XenPirq::Msi { pirq }) => Verdict::Ignored(format!(
+                "irq {irq} is Xen MSI pirq {pirq} (in {kmsg}): no INTx GSI behind it"
+            )),
+            None => Verdict::Failed(format!(
+                "irq {irq} is on chip xen-pirq, but {kmsg} has no \"xen: --> pirq=.. -> irq={irq}\" line: \
+                 the kernel never said which GSI it mapped{route}"
+            )),
+        })
+    }
+
+    /// The second oracle under Xen: `IOCTL_PRIVCMD_PCIDEV_GET_GSI` asks
+    /// xen-pciback for the GSI it recorded when it seized the device. In
+    /// 6.12 it records one only in a PVH dom0 (pcistub_init_device); in a
+    /// PV dom0 the ioctl returns the -1 it starts with, as EPERM.
+    fn privcmd_gsi(&self, device: &Device, boot: &AttrRead) -> Result<Verdict, String> {
+        let Expected::Gsi(want) = Expected::of(&self.plan, device) else {
+            return Ok(Verdict::Ignored("no GSI expected".to_owned()));
+        };
+        let answer = self.ask_privcmd(device)?;
+        let route = route(device);
+        let file = self.device_dir(device)?.join("gsi");
+        let file = if self.plan.attribute == Attribute::Present {
+            format!("; {} {} at boot", file.display(), boot.describe())
+        } else {
+            String::new()
+        };
+        Ok(match (self.plan.xen_dom0, answer) {
+            (Some(Dom0::Pvh), (at, Ok(gsi))) if gsi == want => match boot {
+                AttrRead::Number(n) if self.plan.attribute == Attribute::Present && *n != gsi => {
+                    Verdict::Failed(format!("{at} = {gsi}{route}, but{file}"))
+                }
+                _ => Verdict::Passed(format!("{at} = {gsi}{route}{file}")),
+            },
+            (Some(Dom0::Pvh), (at, Ok(gsi))) => {
+                Verdict::Failed(format!("{at} = {gsi}, expected {want}{route}{file}"))
+            }
+            (Some(Dom0::Pvh), (at, Err(err)))
+                if err.is(libc::ENODEV) && self.setup_gsi_refused(device) =>
+            {
+                Verdict::Ignored(format!(
+                    "{at} failed with {err}: nothing to answer, because the kernel log has \
+                     \"{}: {SETUP_GSI_REFUSED}\": Xen refused PHYSDEVOP_setup_gsi from the PVH \
+                     dom0 (ENOSYS, as Xen 4.17 does), so pciback could not take the device and \
+                     recorded no GSI ({want}{route}{file})",
+                    device.bdf
+                ))
+            }
+            (Some(Dom0::Pvh), (at, Err(err))) => Verdict::Failed(format!(
+                "{at} failed: {err}, expected {want}{route}: a PVH dom0's pciback records the GSI \
+                 when it seizes the device{file}"
+            )),
+            (_, (at, Err(err))) if err.is(libc::EPERM) => Verdict::Passed(format!(
+                "{at} failed with {err}, as in a PV dom0: pciback records a GSI only in a PVH \
+                 dom0 and answers the -1 it starts with (GSI {want}{route}{file})"
+            )),
+            (_, (at, Err(err))) => Verdict::Failed(format!(
+                "{at} failed with {err}; a PV dom0's pciback answers EPERM (it records no GSI), \
+                 anything else means it does not own the device{file}"
+            )),
+            (_, (at, Ok(gsi))) => Verdict::Failed(format!(
+                "{at} = {gsi}: a PV dom0's pciback was not expected to know the GSI ({want}{route}); \
+                 6.12 records it only in a PVH dom0{file}"
+            )),
+        })
+    }
+
+    /// Whether pciback logged that initialising `device` failed with
+    /// -ENOSYS: xen_pvh_setup_gsi() got it from Xen (a Xen older than the
+    /// one that lets a PVH dom0 set up GSIs).
+    fn setup_gsi_refused(&self, device: &Device) -> bool {
+        let needle = format!("{}: {SETUP_GSI_REFUSED}", device.bdf);
+        kernel_log::read_log(&self.system).is_ok_and(|log| log.contains(&needle))
+    }
+
+    /// The ioctl for `device`: what was asked, and the answer.
+    fn ask_privcmd(&self, device: &Device) -> Result<(String, Result<u32, OsError>), String> {
+        let sbdf = crate::system::sbdf(&device.bdf)
+            .ok_or_else(|| format!("{} is not a dddd:bb:ss.f address", device.bdf))?;
+        let privcmd = self.system.privcmd();
+        let at = format!(
+            "IOCTL_PRIVCMD_PCIDEV_GET_GSI on {} for {} (sbdf {sbdf:#x})",
+            privcmd.display(),
+            device.bdf
+        );
+        Ok((at, crate::system::pcidev_get_gsi(privcmd, sbdf)))
+    }
+
+    /// The toolstack's flow: `gsi-after-unbind` released the device from
+    /// xen-pciback; binding it again (`/sys/bus/pci/drivers/pciback/bind`,
+    /// as `xl pci-assignable-add` does) seizes and enables it again. The
+    /// file must give the GSI, and in a PVH dom0 the ioctl the same.
+    fn gsi_pciback_rebind(&self, device: &Device) -> Result<Verdict, String> {
+        let dir = self.device_dir(device)?;
+        let link = dir.join("driver");
+        if let Some(driver) = bound_driver(&link)? {
+            return Err(format!(
+                "{} -> {driver}: still bound, so gsi-after-unbind did not release it",
+                link.display()
+            ));
+        }
+        let bind = self.system.pci_driver(PCIBACK).join("bind");
+        match write_file(&bind, &device.bdf) {
+            Ok(()) => {}
+            Err(err)
+                if err.is(libc::ENOSYS)
+                    && self.plan.xen_dom0 == Some(Dom0::Pvh)
+                    && self.setup_gsi_refused(device) =>
+            {
+                return Ok(Verdict::Ignored(format!(
+                    "writing {} to {} failed with {err}: Xen refuses PHYSDEVOP_setup_gsi from \
+                     the PVH dom0 (the kernel log has \"{}: {SETUP_GSI_REFUSED}\" from boot), \
+                     so pciback cannot take the device",
+                    device.bdf,
+                    bind.display(),
+                    device.bdf
+                )))
+            }
+            Err(err) => {
+                return Err(format!(
+                    "writing {} to {} failed: {err}",
+                    device.bdf,
+                    bind.display()
+                ))
+            }
+        }
+        match bound_driver(&link)? {
+            Some(driver) if driver == PCIBACK => {}
+            other => {
+                return Err(format!(
+                    "after writing {} to {}, {} -> {}",
+                    device.bdf,
+                    bind.display(),
+                    link.display(),
+                    other.as_deref().unwrap_or("nothing")
+                ))
+            }
+        }
+        let path = dir.join("gsi");
+        let read = AttrRead::read(&path);
+        let at = format!(
+            "{} {} after {PCIBACK} took it again ({})",
+            path.display(),
+            read.describe(),
+            bind.display()
+        );
+        let route = route(device);
+        if self.plan.attribute == Attribute::Absent {
+            return Ok(absent_on_baseline(&self.plan, &at, &read));
+        }
+        // pciback enabled the device again: a device without a GSI answers
+        // as the policy says for its case after enable.
+        let expected = Expected::of(&self.plan, device);
+        if let Some((why, key, answer)) = expected.without_gsi(&self.plan.policy) {
+            return Ok(judge(&at, &read, None, &route, why, key, answer));
+        }
+        let Expected::Gsi(want) = expected else {
+            unreachable!("without_gsi covers every other case")
+        };
+        match &read {
+            AttrRead::Number(n) if *n == want => {}
+            _ => {
+                return Ok(Verdict::Failed(format!(
+                    "{at}, expected {want}{route}: pciback enabled it again"
+                )))
+            }
+        }
+        if self.plan.xen_dom0 != Some(Dom0::Pvh) {
+            return Ok(Verdict::Passed(format!("{at}{route}")));
+        }
+        Ok(match self.ask_privcmd(device)? {
+            (ioctl, Ok(gsi)) if gsi == want => {
+                Verdict::Passed(format!("{at}{route}; {ioctl} = {gsi}"))
+            }
+            (ioctl, answer) => Verdict::Failed(format!(
+                "{at}{route}, but {ioctl} {}",
+                match answer {
+                    Ok(gsi) => format!("= {gsi}"),
+                    Err(err) => format!("failed: {err}"),
+                }
+            )),
         })
     }
 
@@ -861,6 +1090,8 @@ enum Chip {
     IoApic,
     Msi,
     Pic,
+    /// A Xen PV dom0's physical IRQ (an event channel bound to a pirq).
+    XenPirq,
     Other,
 }
 
@@ -873,6 +1104,8 @@ fn chip_kind(chip: &str) -> Chip {
         Chip::Msi
     } else if chip == "XT-PIC" {
         Chip::Pic
+    } else if chip == "xen-pirq" {
+        Chip::XenPirq
     } else {
         Chip::Other
     }

@@ -58,6 +58,47 @@ fn parse_line(line: &str) -> Option<Ioapic> {
     })
 }
 
+/// What a Xen PV dom0's kernel logged about an IRQ it bound to a pirq
+/// (arch/x86/pci/xen.c, KERN_DEBUG).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XenPirq {
+    /// `xen: --> pirq=P -> irq=I (gsi=G)`: a GSI's pirq.
+    Gsi { pirq: u32, gsi: u32 },
+    /// `xen: msi --> pirq=P --> irq=I`: an MSI's.
+    Msi { pirq: u32 },
+}
+
+/// The pirq line for `irq` in `log`; the last one wins.
+pub fn xen_pirq(log: &str, irq: u32) -> Option<XenPirq> {
+    let mut found = None;
+    for line in log.lines() {
+        if let Some(rest) = after(line, "xen: --> pirq=") {
+            // "20 -> irq=20 (gsi=20)"
+            let (pirq, rest) = rest.split_once(" -> irq=")?;
+            let (this, rest) = rest.split_once(" (gsi=")?;
+            let gsi = rest.strip_suffix(')').unwrap_or(rest);
+            if this.trim().parse() == Ok(irq) {
+                found = Some(XenPirq::Gsi {
+                    pirq: pirq.trim().parse().ok()?,
+                    gsi: gsi.trim().parse().ok()?,
+                });
+            }
+        } else if let Some(rest) = after(line, "xen: msi --> pirq=") {
+            let (pirq, this) = rest.split_once(" --> irq=")?;
+            if this.trim().parse() == Ok(irq) {
+                found = Some(XenPirq::Msi {
+                    pirq: pirq.trim().parse().ok()?,
+                });
+            }
+        }
+    }
+    found
+}
+
+fn after<'a>(line: &'a str, marker: &str) -> Option<&'a str> {
+    line.find(marker).map(|at| &line[at + marker.len()..])
+}
+
 /// The kernel log as text. `/dev/kmsg` yields one record per read and
 /// `EAGAIN` when drained (opened non-blocking); a plain file yields EOF.
 /// Without `/dev/kmsg` (no devtmpfs) the guest falls back to `klogctl(2)`.
@@ -169,6 +210,20 @@ mod tests {
             }]
         );
         assert!(parse_ioapics("IOAPIC[0]: Unable to change apic_id!").is_empty());
+    }
+
+    #[test]
+    fn finds_the_pirq_of_an_irq_in_a_pv_dom0_log() {
+        let log = "\
+7,300,900,-;xen: registering gsi 23 triggering 0 polarity 1
+7,301,901,-;xen: --> pirq=23 -> irq=23 (gsi=23)
+7,302,902,-;xen: --> pirq=20 -> irq=20 (gsi=20)
+7,310,950,-;xen: msi --> pirq=1007 --> irq=40
+";
+        assert_eq!(xen_pirq(log, 23), Some(XenPirq::Gsi { pirq: 23, gsi: 23 }));
+        assert_eq!(xen_pirq(log, 20), Some(XenPirq::Gsi { pirq: 20, gsi: 20 }));
+        assert_eq!(xen_pirq(log, 40), Some(XenPirq::Msi { pirq: 1007 }));
+        assert_eq!(xen_pirq(log, 2), None);
     }
 
     #[test]

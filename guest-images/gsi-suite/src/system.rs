@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 pub const SYSFS_ROOT_ENV: &str = "GSI_SYSFS_ROOT";
 /// Replaces `/dev/kmsg` with a file holding the kernel log as text.
 pub const KMSG_ENV: &str = "GSI_KMSG";
+/// Replaces `/dev/xen/privcmd`.
+pub const PRIVCMD_ENV: &str = "GSI_PRIVCMD";
 const GUEST_SYS: &str = "/sys";
 const GUEST_KMSG: &str = "/dev/kmsg";
 
@@ -24,6 +26,7 @@ const GUEST_KMSG: &str = "/dev/kmsg";
 pub struct System {
     sys: PathBuf,
     kmsg: PathBuf,
+    privcmd: PathBuf,
 }
 
 impl System {
@@ -31,15 +34,30 @@ impl System {
         System {
             sys: sys.into(),
             kmsg: kmsg.into(),
+            privcmd: PathBuf::from(gsi_plan::PRIVCMD_PATH),
         }
     }
 
-    /// The guest's `/sys` and `/dev/kmsg`, unless the environment overrides
-    /// them.
+    /// The same roots, with another privcmd device (tests).
+    pub fn with_privcmd(self, privcmd: impl Into<PathBuf>) -> System {
+        System {
+            privcmd: privcmd.into(),
+            ..self
+        }
+    }
+
+    /// The guest's `/sys`, `/dev/kmsg` and `/dev/xen/privcmd`, unless the
+    /// environment overrides them.
     pub fn from_env() -> System {
         let pick =
             |var, default| env::var_os(var).map_or_else(|| PathBuf::from(default), Into::into);
         System::new(pick(SYSFS_ROOT_ENV, GUEST_SYS), pick(KMSG_ENV, GUEST_KMSG))
+            .with_privcmd(pick(PRIVCMD_ENV, gsi_plan::PRIVCMD_PATH))
+    }
+
+    /// Xen's privcmd device (`/dev/xen/privcmd`).
+    pub fn privcmd(&self) -> &Path {
+        &self.privcmd
     }
 
     /// `/sys/<relative>`.
@@ -75,6 +93,59 @@ impl System {
     /// that `klogctl(2)` is a valid second way to it.
     pub fn kmsg_is_guest(&self) -> bool {
         self.kmsg == Path::new(GUEST_KMSG)
+    }
+}
+
+/// `struct privcmd_pcidev_get_gsi` of include/uapi/xen/privcmd.h.
+#[repr(C)]
+struct PrivcmdPcidevGetGsi {
+    sbdf: u32,
+    gsi: u32,
+}
+
+/// `_IOC(_IOC_NONE, 'P', 10, sizeof(struct privcmd_pcidev_get_gsi))`:
+/// direction 0 in bits 30-31, size in 16-29, type in 8-15, number in 0-7.
+pub const IOCTL_PRIVCMD_PCIDEV_GET_GSI: u32 =
+    ((std::mem::size_of::<PrivcmdPcidevGetGsi>() as u32) << 16) | ((b'P' as u32) << 8) | 10;
+
+/// The `sbdf` the ioctl takes for a `dddd:bb:ss.f` address: segment in
+/// bits 16-31, bus in 8-15, devfn (slot << 3 | function) in 0-7.
+pub fn sbdf(bdf: &str) -> Option<u32> {
+    let (segment, rest) = bdf.split_once(':')?;
+    let (bus, rest) = rest.split_once(':')?;
+    let (slot, function) = rest.split_once('.')?;
+    let segment = u32::from_str_radix(segment, 16)
+        .ok()
+        .filter(|s| *s <= 0xffff)?;
+    let bus = u32::from_str_radix(bus, 16).ok().filter(|b| *b <= 0xff)?;
+    let slot = u32::from_str_radix(slot, 16).ok().filter(|s| *s < 32)?;
+    let function = function.parse::<u32>().ok().filter(|f| *f < 8)?;
+    Some(segment << 16 | bus << 8 | slot << 3 | function)
+}
+
+/// Asks Xen's privcmd device for the GSI xen-pciback recorded for `sbdf`
+/// (`IOCTL_PRIVCMD_PCIDEV_GET_GSI`, drivers/xen/privcmd.c).
+pub fn pcidev_get_gsi(privcmd: &Path, sbdf: u32) -> Result<u32, OsError> {
+    use std::os::fd::AsRawFd;
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(privcmd)
+        .map_err(|err| OsError::from_io(&err))?;
+    let mut arg = PrivcmdPcidevGetGsi { sbdf, gsi: 0 };
+    // SAFETY: the fd is open for the call, and the argument is the
+    // struct the ioctl reads and writes, alive and exclusively borrowed.
+    let rc = unsafe {
+        libc::ioctl(
+            file.as_raw_fd(),
+            IOCTL_PRIVCMD_PCIDEV_GET_GSI as _,
+            &mut arg as *mut PrivcmdPcidevGetGsi,
+        )
+    };
+    if rc < 0 {
+        Err(OsError::from_io(&io::Error::last_os_error()))
+    } else {
+        Ok(arg.gsi)
     }
 }
 
@@ -136,6 +207,7 @@ fn errno_name(errno: i32) -> Option<&'static str> {
         libc::ENOTDIR => "ENOTDIR",
         libc::EISDIR => "EISDIR",
         libc::EINVAL => "EINVAL",
+        libc::ENOTTY => "ENOTTY",
         libc::ENOSPC => "ENOSPC",
         libc::ERANGE => "ERANGE",
         libc::ENOSYS => "ENOSYS",
@@ -239,6 +311,27 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn the_ioctl_number_and_sbdf_follow_the_uapi_header() {
+        // include/uapi/xen/privcmd.h: _IOC(_IOC_NONE, 'P', 10, 8).
+        assert_eq!(IOCTL_PRIVCMD_PCIDEV_GET_GSI, 0x0008_500a);
+        assert_eq!(sbdf("0000:00:04.0"), Some(0x20));
+        assert_eq!(sbdf("0001:02:1f.7"), Some(0x0001_02ff));
+        assert_eq!(sbdf("0000:00:20.0"), None);
+        assert_eq!(sbdf("00:04.0"), None);
+    }
+
+    #[test]
+    fn the_ioctl_on_a_missing_or_plain_file_names_the_errno() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = pcidev_get_gsi(&dir.path().join("privcmd"), 0x20).unwrap_err();
+        assert!(missing.is(libc::ENOENT), "{missing}");
+        let plain = dir.path().join("plain");
+        std::fs::write(&plain, "").unwrap();
+        let not_a_device = pcidev_get_gsi(&plain, 0x20).unwrap_err();
+        assert!(not_a_device.is(libc::ENOTTY), "{not_a_device}");
     }
 
     #[test]

@@ -40,8 +40,19 @@ pub fn run(args: Args) -> Result<()> {
             std::slice::from_ref(&args.topology),
         )?;
         let (rev, topology) = (&selection.revisions[0], &selection.topologies[0]);
-        let pin = pin::resolve(&crate::config::configs_dir().join("kernel.toml"), &reporter)?
-            .for_topology(topology)?;
+        let pin = pin::resolve(&crate::config::configs_dir().join("kernel.toml"), &reporter)?;
+        // Under a hypervisor: the pinned Xen, and the dom0 kernel.
+        let xen = topology
+            .spec
+            .hypervisor
+            .as_ref()
+            .map(|_| crate::pipeline::xen::resolve(&crate::config::xen::path(), &reporter))
+            .transpose()?;
+        let pin = match &xen {
+            Some(x) => pin.for_dom0(x),
+            None => pin,
+        }
+        .for_topology(topology)?;
         let b = build::build(&pin, rev, crate::pipeline::selection::cores(), &reporter)?;
         let binaries = guest::build_binaries(&reporter, args.shell)?;
         let plan = crate::model::plan::of(
@@ -53,7 +64,14 @@ pub fn run(args: Args) -> Result<()> {
         let (initrd, _) = guest::write_initramfs(&binaries, &plan, topology)?;
         let accel = boot::detect_accel(&b.bzimage, &reporter)?;
         let extra = if args.shell { "gsi.shell" } else { "" };
-        Ok(qemu::command(topology, accel, &b.bzimage, &initrd, extra))
+        Ok(qemu::command(
+            topology,
+            accel,
+            &b.bzimage,
+            &initrd,
+            extra,
+            xen.as_ref().map(|x| x.elf.as_path()),
+        ))
     })();
     progress.finish();
     let qemu_args = prepared?;

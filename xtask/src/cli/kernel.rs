@@ -9,12 +9,21 @@ use anyhow::Result;
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum Command {
     /// Download, verify and unpack the pinned tree (once per pin).
-    Fetch,
+    Fetch {
+        /// Fetch, verify and unpack the pinned hypervisor (configs/xen.toml)
+        /// instead.
+        #[arg(long)]
+        xen: bool,
+    },
     /// Apply and build revisions (default: every revision of the default profile).
     Build {
         /// Revision to build (repeatable).
         #[arg(long = "revision", short = 'r', value_name = "REV")]
         revisions: Vec<String>,
+        /// Build the dom0 kernel (configs/xen.toml's fragments on top) that
+        /// the topologies with a [hypervisor] table boot, and fetch Xen.
+        #[arg(long)]
+        dom0: bool,
     },
 }
 
@@ -22,6 +31,16 @@ pub fn run(command: Command) -> Result<()> {
     let progress = Progress::start();
     let reporter = progress.reporter();
     let result = (|| -> Result<()> {
+        if let Command::Fetch { xen: true } = command {
+            let xen = crate::pipeline::xen::resolve(&crate::config::xen::path(), &reporter)?;
+            reporter.note(format!(
+                "xen: {} at {} (sha256 {})",
+                xen.description,
+                xen.elf.display(),
+                xen.elf_sha256
+            ));
+            return Ok(());
+        }
         tools::ensure(tools::BUILD, true, &reporter)?;
         let pin = pin::resolve(&crate::config::configs_dir().join("kernel.toml"), &reporter)?;
         reporter.note(format!(
@@ -30,9 +49,16 @@ pub fn run(command: Command) -> Result<()> {
             pin.version,
             pin.repo.display()
         ));
-        if let Command::Build { revisions } = command {
+        if let Command::Build { revisions, dom0 } = command {
             let selection =
                 crate::pipeline::selection::select(None, &revisions, &["*".to_string()])?;
+            let pin = if dom0 {
+                let xen = crate::pipeline::xen::resolve(&crate::config::xen::path(), &reporter)?;
+                reporter.note(format!("xen: {} at {}", xen.description, xen.elf.display()));
+                pin.for_dom0(&xen)
+            } else {
+                pin
+            };
             for rev in &selection.revisions {
                 let b = build::build(&pin, rev, crate::pipeline::selection::cores(), &reporter)?;
                 reporter.note(format!(

@@ -5,6 +5,7 @@ pub mod kernel;
 pub mod matrix;
 pub mod posted;
 pub(crate) mod topology;
+pub mod xen;
 
 use anyhow::{Context, Result};
 use serde::de::DeserializeOwned;

@@ -72,6 +72,16 @@ pub struct TopologyToml {
     /// The checked devices. At least one.
     #[serde(rename = "device", default)]
     pub devices: Vec<DeviceToml>,
+    /// QEMU's `-cpu` model under TCG (e.g. `max,-smap`). Default: QEMU's.
+    #[serde(default)]
+    pub cpu: Option<String>,
+    /// Guest RAM for QEMU's `-m`. Default: `256M`.
+    #[serde(default = "default_memory")]
+    pub memory: String,
+    /// Boot the kernel as a hypervisor's first domain. Default: none, the
+    /// kernel runs on the machine.
+    #[serde(default)]
+    pub hypervisor: Option<HypervisorToml>,
     /// ACPI tables the harness writes for this topology instead of the
     /// machine's own (see [`AcpiToml`]). Default: QEMU's tables.
     #[serde(default)]
@@ -398,16 +408,69 @@ pub fn option<'a>(machine_options: &'a str, key: &str) -> Option<&'a str> {
         .map(|(_, v)| v.trim())
 }
 
+fn default_memory() -> String {
+    "256M".into()
+}
+
+fn default_smp() -> u32 {
+    1
+}
+
+/// The `[hypervisor]` table: the pinned Xen (configs/xen.toml) boots from
+/// QEMU's multiboot loader, the kernel (built with the dom0 fragments) and
+/// the initramfs are its modules, and the suite runs as dom0's /init.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HypervisorToml {
+    /// Which hypervisor; only `xen`. Required.
+    pub kind: HypervisorKind,
+    /// How dom0 runs: `pv` (Xen's default) or `pvh` (Xen's `dom0=pvh`).
+    /// Required.
+    pub dom0: Dom0Mode,
+    /// Xen command line words after the harness's own (serial console on
+    /// com1, log levels, `dom0=pvh` for a PVH dom0), e.g. dom0's memory.
+    /// Default: none.
+    #[serde(default)]
+    pub cmdline: String,
+}
+
+/// The hypervisors a topology can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HypervisorKind {
+    Xen,
+}
+
+/// How Xen runs dom0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dom0Mode {
+    /// Paravirtualised: Xen owns the IOAPIC, dom0's INTx IRQs are
+    /// event channels bound to physical IRQs (pirqs).
+    Pv,
+    /// PVH: an HVM container with Xen's emulated IOAPIC; needs an IOMMU.
+    Pvh,
+}
+
+impl Dom0Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Dom0Mode::Pv => "pv",
+            Dom0Mode::Pvh => "pvh",
+        }
+    }
+}
+
+/// The driver name of xen-pciback in sysfs: a device planned with it is
+/// hidden from other drivers with `xen-pciback.hide=(BDF)`.
+pub const PCIBACK: &str = gsi_plan::PCIBACK;
+
 fn default_true() -> bool {
     true
 }
 
 fn default_timeout() -> u64 {
     60
-}
-
-fn default_smp() -> u32 {
-    1
 }
 
 /// Most virtual CPUs a topology may ask for: boot.config's tinyconfig base
@@ -543,6 +606,37 @@ impl Topology {
             if !spec.acpi_irq && dev.gsi.is_some() {
                 bail!("{at}: acpi_irq = false means no device has a GSI; remove gsi");
             }
+            if dev.driver.as_deref() == Some(PCIBACK) && spec.hypervisor.is_none() {
+                bail!(
+                    "{at}: driver = \"{PCIBACK}\" is Xen's PCI backend: only a topology with a \
+                     [hypervisor] table has it"
+                );
+            }
+        }
+        if let Some(h) = &spec.hypervisor {
+            if spec.machine == Machine::Microvm {
+                bail!(
+                    "{file}: [hypervisor] on microvm: Xen panics there (\"Unable to find usable \
+                     platform timer\": no HPET, no PM timer); use q35"
+                );
+            }
+            for word in h.cmdline.split_whitespace() {
+                let key = word.split('=').next().unwrap_or(word);
+                if ["console", "com1", "dom0", "loglvl", "guest_loglvl"].contains(&key) {
+                    bail!(
+                        "{file}: hypervisor.cmdline sets {key}=, which the harness sets itself \
+                         (the console it reads, log levels; dom0 = \"pvh\" for dom0=pvh): remove it"
+                    );
+                }
+            }
+            for word in spec.cmdline.split_whitespace() {
+                if word.starts_with("xen-pciback.hide=") || word.starts_with("console=") {
+                    bail!(
+                        "{file}: cmdline has {word:?}, which the harness sets for a dom0 (hvc0 \
+                         console; hide= from the devices with driver = \"{PCIBACK}\"): remove it"
+                    );
+                }
+            }
         }
         if let Some(acpi) = &spec.acpi {
             if !spec.acpi_irq {
@@ -554,6 +648,14 @@ impl Topology {
             }
         }
         Ok(())
+    }
+
+    /// The devices xen-pciback takes at boot (`driver = "pciback"`).
+    pub fn pciback_devices(&self) -> impl Iterator<Item = &DeviceToml> {
+        self.spec
+            .devices
+            .iter()
+            .filter(|d| d.driver.as_deref() == Some(PCIBACK))
     }
 }
 
@@ -641,6 +743,44 @@ gsi = 23
         let t = parse(GOOD).unwrap();
         assert_eq!(t.spec.timeout_s, 60);
         assert!(t.spec.acpi_irq);
+        assert_eq!((t.spec.memory.as_str(), t.spec.smp), ("256M", 1));
+        assert!(t.spec.hypervisor.is_none() && t.spec.cpu.is_none());
+    }
+
+    #[test]
+    fn a_hypervisor_is_named_and_checked() {
+        let xen = format!(
+            "{}[hypervisor]\nkind = 'xen'\ndom0 = 'pvh'\ncmdline = 'dom0_mem=384M'\n",
+            GOOD.replace("[[device]]", "smp = 2\n[[device]]")
+        );
+        let t = parse(&xen).unwrap();
+        let h = t.spec.hypervisor.as_ref().unwrap();
+        assert_eq!((h.kind, h.dom0), (HypervisorKind::Xen, Dom0Mode::Pvh));
+        let console = parse(&xen.replace("dom0_mem=384M", "console=vga"))
+            .unwrap_err()
+            .to_string();
+        assert!(console.contains("sets console="), "{console}");
+        let microvm = parse(&xen.replace("\"q35\"", "\"microvm\""))
+            .unwrap_err()
+            .to_string();
+        assert!(microvm.contains("platform timer"), "{microvm}");
+        let kind = parse(&xen.replace("'xen'", "'kvm'"))
+            .unwrap_err()
+            .to_string();
+        assert!(kind.contains("kvm"), "{kind}");
+        let hide = parse(&xen.replace(
+            "machine = \"q35\"",
+            "machine = \"q35\"\ncmdline = 'xen-pciback.hide=(0000:00:03.0)'",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(hide.contains("pciback"), "{hide}");
+        let pciback = parse(&GOOD.replace("virtio-pci", "pciback"))
+            .unwrap_err()
+            .to_string();
+        assert!(pciback.contains("[hypervisor]"), "{pciback}");
+        let pciback = parse(&xen.replace("virtio-pci", "pciback")).unwrap();
+        assert_eq!(pciback.pciback_devices().count(), 1);
     }
 
     #[test]

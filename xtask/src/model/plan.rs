@@ -55,6 +55,10 @@ pub fn of(
         acpi_irq: spec.acpi_irq,
         irq_is_gsi: spec.irq_is_gsi,
         policy,
+        xen_dom0: spec.hypervisor.as_ref().map(|h| match h.dom0 {
+            crate::config::topology::Dom0Mode::Pv => gsi_plan::Dom0::Pv,
+            crate::config::topology::Dom0Mode::Pvh => gsi_plan::Dom0::Pvh,
+        }),
         cpus: spec.smp,
         devices: spec
             .devices

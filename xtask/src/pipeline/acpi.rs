@@ -446,22 +446,12 @@ fn is_table(aml: &[u8], signature: &str) -> bool {
         && u32::from_le_bytes([aml[4], aml[5], aml[6], aml[7]]) as usize == aml.len()
 }
 
-/// The number of CPUs the QEMU command line gives the guest (the MADT
-/// needs one local APIC each).
-pub fn cpus() -> u32 {
-    let base = crate::pipeline::qemu::base();
-    base.iter()
-        .position(|a| a == "-smp")
-        .and_then(|i| base.get(i + 1))
-        .and_then(|n| n.split(',').next()?.parse().ok())
-        .unwrap_or(1)
-}
-
 /// The uncompressed cpio that goes first in the initramfs: every table
 /// `topology` replaces, under `kernel/firmware/acpi/`. Empty without
 /// `[acpi]`.
 pub fn tables_cpio(topology: &Topology) -> Result<Vec<u8>> {
-    let sources = sources(topology, cpus());
+    // The MADT needs one local APIC per vCPU QEMU gives the guest.
+    let sources = sources(topology, topology.spec.smp);
     if sources.is_empty() {
         return Ok(Vec::new());
     }

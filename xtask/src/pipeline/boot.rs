@@ -25,6 +25,8 @@ pub struct Request<'a> {
     pub timeout: Duration,
     pub log: PathBuf,
     pub extra_cmdline: String,
+    /// The hypervisor's ELF, for a topology with a `[hypervisor]` table.
+    pub hypervisor: Option<&'a Path>,
 }
 
 /// What came back.
@@ -124,6 +126,7 @@ pub fn run(req: &Request) -> Result<BootResult> {
         req.bzimage,
         req.initrd,
         &req.extra_cmdline,
+        req.hypervisor,
     );
     if let Some(dir) = req.log.parent() {
         std::fs::create_dir_all(dir)?;
@@ -310,6 +313,7 @@ pub fn detect_accel(bzimage: &Path, reporter: &crate::sys::progress::Reporter) -
     let started = Instant::now();
     let args: Vec<String> = [
         qemu::base(),
+        qemu::resources("256M", 1),
         qemu::accel(Accel::Kvm),
         qemu::machine(crate::config::topology::Machine::Q35, ""),
         qemu::serial_stdio(),

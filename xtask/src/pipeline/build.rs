@@ -92,29 +92,54 @@ pub fn build_dir_name(pin: &Pin) -> String {
     )
 }
 
-/// `v5`, or `v5+debug` for a kernel variant (progress lines, build logs).
-pub fn label(pin: &Pin, rev: &Revision) -> String {
-    match &pin.config.variant {
-        Some(variant) => format!("{}+{variant}", rev.name),
-        None => rev.name.clone(),
+/// `rev`'s image directory name: its slug, and the pin's flavor (`v5-xen`
+/// for v5's dom0 kernel). A variant's kernel differs by its key.
+pub fn name(pin: &Pin, rev: &Revision) -> String {
+    if pin.flavor.is_empty() {
+        rev.slug()
+    } else {
+        format!("{}-{}", rev.slug(), pin.flavor)
     }
 }
 
+/// `v5`, `v5+debug` for a kernel variant, `v5 (xen kernel)` for the dom0
+/// kernel (progress lines, notes).
+pub fn label(pin: &Pin, rev: &Revision) -> String {
+    let mut label = rev.name.clone();
+    if let Some(variant) = &pin.config.variant {
+        label.push_str(&format!("+{variant}"));
+    }
+    if !pin.flavor.is_empty() {
+        label.push_str(&format!(" ({} kernel)", pin.flavor));
+    }
+    label
+}
+
+/// The build log of `rev`'s kernel on `pin`:
+/// `target/gsi/logs/build-<name>[+<variant>].log`.
+pub fn log_path(pin: &Pin, rev: &Revision) -> PathBuf {
+    let variant = match &pin.config.variant {
+        Some(v) => format!("+{v}"),
+        None => String::new(),
+    };
+    crate::work_dir()
+        .join("logs")
+        .join(format!("build-{}{variant}.log", name(pin, rev)))
+}
 /// Returns the kernel for `rev`, building it when the cache has none.
 pub fn build(pin: &Pin, rev: &Revision, jobs: usize, reporter: &Reporter) -> Result<Build> {
     let key = key(pin, rev);
     let kernels = crate::work_dir().join("kernels");
-    let image_dir = kernels.join(format!("{}-{key}", rev.slug()));
+    let slug = name(pin, rev);
+    let image_dir = kernels.join(format!("{slug}-{key}"));
     let bzimage = image_dir.join("bzImage");
-    let log = crate::work_dir()
-        .join("logs")
-        .join(format!("build-{}.log", label(pin, rev).replace('/', "-")));
+    let log = log_path(pin, rev);
     let hit = |bzimage: PathBuf| Build {
         key: key.clone(),
         bzimage,
         cached: true,
     };
-    if let Some(found) = find_cached(&kernels, &rev.slug(), &key, reporter) {
+    if let Some(found) = find_cached(&kernels, &slug, &key, reporter) {
         return Ok(hit(found));
     }
     // Two runs that miss the cache at once: the second waits here and

@@ -26,6 +26,10 @@ pub const MAX_SYSFS: usize = 4096;
 pub const MAX_GARBLED: usize = 20;
 /// The part of a garbled line kept for the message.
 const GARBLED_SHOWN: usize = 160;
+/// The hypervisor lines kept for the detail of `hypervisor-failed`.
+pub const HYPERVISOR_TAIL: usize = 12;
+/// What Xen starts each of its own console lines with.
+const XEN_PREFIX: &str = "(XEN)";
 
 /// What the kernel prints when it complains about itself, matched in any
 /// console line that is not a suite record. Each lockdep report starts
@@ -146,6 +150,16 @@ pub struct Console {
     pub qemu_errors: Vec<String>,
     /// The kernel printed its banner.
     pub kernel_started: bool,
+    /// The kernel started /init (`Run /init as init process`).
+    pub init_started: bool,
+    /// Lines a hypervisor printed (`(XEN) ...`) were seen: this boot ran
+    /// under one.
+    pub hypervisor: bool,
+    /// The hypervisor panicked (`(XEN) Panic on CPU`).
+    pub hypervisor_panic: bool,
+    /// The hypervisor's last lines, at most [`HYPERVISOR_TAIL`], for the
+    /// verdict's detail when it failed.
+    pub hypervisor_tail: std::collections::VecDeque<String>,
     /// The guest's sysfs dump (SYSFS records): `(bdf, file) -> value`.
     pub sysfs: BTreeMap<(String, String), String>,
     /// The same files after every `gsi` read (SYSFS-AFTER records).
@@ -175,6 +189,19 @@ impl Console {
         if line.contains("Linux version ") {
             self.kernel_started = true;
         }
+        if line.contains("Run /init as init process") {
+            self.init_started = true;
+        }
+        if line.starts_with(XEN_PREFIX) {
+            self.hypervisor = true;
+            if line.contains("Panic on CPU") {
+                self.hypervisor_panic = true;
+            }
+            if self.hypervisor_tail.len() == HYPERVISOR_TAIL {
+                self.hypervisor_tail.pop_front();
+            }
+            self.hypervisor_tail.push_back(line.to_string());
+        }
         if line.starts_with("qemu-system-") && self.qemu_errors.len() < 20 {
             self.qemu_errors.push(line.to_string());
         }
@@ -186,8 +213,13 @@ impl Console {
         // While the suite reports, its records must be whole lines.
         let reporting = self.begun && !self.done;
         let record = split_record(line);
-        // The harness's own lines and the suite's records are not the kernel.
-        if record.is_none() && !line.starts_with("[gsi-workbench] ") {
+        // The harness's own lines, the suite's records and Xen's own lines
+        // (its "(XEN) WARNING: PVH is an experimental mode" is not the
+        // kernel's; a Xen failure is hypervisor-failed) are not the kernel.
+        if record.is_none()
+            && !line.starts_with("[gsi-workbench] ")
+            && !line.trim_start().starts_with(XEN_PREFIX)
+        {
             if complaint(line).is_some() {
                 self.complaint_tail = COMPLAINT_CONTEXT;
                 self.keep_complaint(line);
@@ -478,6 +510,8 @@ pub fn judge(
     let mut problems = Vec::new();
     let verdict = if !console.panic.is_empty() {
         Verdict::KernelPanic
+    } else if console.hypervisor_panic {
+        Verdict::HypervisorFailed
     } else if console.ended && console.done {
         problems = console.problems(planned);
         let bad = trials
@@ -513,6 +547,9 @@ pub fn judge(
         } else {
             Verdict::SuiteCrashed
         }
+    } else if console.hypervisor && !console.init_started {
+        // dom0 never started /init: Xen stopped, or never got it going.
+        Verdict::HypervisorFailed
     } else if ending == Ending::TimedOut {
         Verdict::Timeout
     } else if !console.qemu_errors.is_empty() || (!console.kernel_started && ending != Ending::Done)
@@ -536,6 +573,24 @@ pub fn judge(
 }
 
 impl Console {
+    /// For the detail of `hypervisor-failed`: what happened and the
+    /// hypervisor's last lines, quoted.
+    pub fn hypervisor_failure(&self) -> String {
+        let what = if self.hypervisor_panic {
+            "the hypervisor panicked"
+        } else if self.kernel_started {
+            "dom0's kernel started but never ran /init"
+        } else {
+            "the hypervisor never started dom0's kernel"
+        };
+        let mut text = format!("{what}; its last lines:");
+        for line in &self.hypervisor_tail {
+            text.push_str("\n  ");
+            text.push_str(line);
+        }
+        text
+    }
+
     /// Every way the suite's report (BEGIN to DONE) fails to add up; empty
     /// when it is whole and consistent.
     pub fn problems(&self, planned: Option<&[String]>) -> Vec<String> {

@@ -124,9 +124,41 @@ pub fn download(package: &str, version: &str, dir: &Path) -> Result<PathBuf> {
     Ok(deb)
 }
 
+/// Where a Debian pin is written and how to move it, for the errors of
+/// [`not_served`] and a download whose hash does not match.
+#[derive(Debug, Clone, Copy)]
+pub struct PinFile {
+    /// The file that pins the package, e.g. `configs/kernel.toml`.
+    pub file: &'static str,
+    /// How to move the pin, in one or more lines.
+    pub how_to_move: &'static str,
+}
+
+/// The kernel's pin: `cargo xtask pin update` moves it.
+pub const KERNEL_PIN: PinFile = PinFile {
+    file: "configs/kernel.toml",
+    how_to_move: "Move the pin to the newest build: cargo xtask pin update\n\
+         or to one of them: cargo xtask pin update <VERSION>\n\
+         (it downloads and verifies the .deb and rewrites version and sha256 in \
+         configs/kernel.toml; every kernel then rebuilds on the new tree)",
+};
+
+/// Xen's pin: moved by hand (no verb rewrites it).
+pub const XEN_PIN: PinFile = PinFile {
+    file: "configs/xen.toml",
+    how_to_move: "Move the pin by hand: `apt-get download <package>=<VERSION>`, then put that \
+         version and the .deb's `sha256sum` into source.version and source.sha256 of \
+         configs/xen.toml (the next run unpacks the new hypervisor)",
+};
+
 /// The error for a pinned version the archive no longer serves: what is
 /// served now and the one command that moves the pin.
 pub fn not_served(package: &str, version: &str, served: &[String]) -> String {
+    not_served_in(KERNEL_PIN, package, version, served)
+}
+
+/// [`not_served`] for a package pinned in `pin.file`.
+pub fn not_served_in(pin: PinFile, package: &str, version: &str, served: &[String]) -> String {
     let now = if served.is_empty() {
         format!(
             "apt knows no version of {package} at all: refresh the package lists (`apt-get update`, as root)"
@@ -135,12 +167,9 @@ pub fn not_served(package: &str, version: &str, served: &[String]) -> String {
         format!("served now: {}", served.join(", "))
     };
     format!(
-        "{package} {version}, the version configs/kernel.toml pins, is not served by the \
-         configured archive any more ({now}).\n\
-         Move the pin to the newest build: cargo xtask pin update\n\
-         or to one of them: cargo xtask pin update <VERSION>\n\
-         (it downloads and verifies the .deb and rewrites version and sha256 in \
-         configs/kernel.toml; every kernel then rebuilds on the new tree)"
+        "{package} {version}, the version {} pins, is not served by the \
+         configured archive any more ({now}).\n{}",
+        pin.file, pin.how_to_move
     )
 }
 
@@ -196,5 +225,8 @@ linux-source-6.12 |  | empty version
         assert!(text.contains("cargo xtask pin update\n"), "{text}");
         let none = not_served("linux-source-6.12", "6.12.117-1~deb12u1", &[]);
         assert!(none.contains("apt-get update"), "{none}");
+        let xen = not_served_in(XEN_PIN, "xen-hypervisor-4.17-amd64", "4.17.7", &[]);
+        assert!(xen.contains("the version configs/xen.toml pins"), "{xen}");
+        assert!(xen.contains("source.sha256 of configs/xen.toml"), "{xen}");
     }
 }

@@ -11,6 +11,7 @@ pub(crate) mod shard;
 /// What Debian's archive serves, and verified downloads from it.
 pub(crate) mod debian;
 pub mod pin;
+pub(crate) mod xen;
 
 pub mod revision;
 

@@ -30,6 +30,22 @@ pub struct Pin {
     pub base: String,
     /// The kernel config inputs.
     pub config: KernelConfig,
+    /// Which kernel of a revision this pin builds: empty for the guest
+    /// kernel of kernel.toml, `xen` for the dom0 kernel ([`Pin::for_dom0`]).
+    /// Names its build log and image directory; the config is in the key.
+    pub flavor: String,
+}
+
+impl Pin {
+    /// The same tree with the dom0 kernel's config (kernel.toml's
+    /// fragments, then configs/xen.toml's): its own `O=`, image and log.
+    pub fn for_dom0(&self, xen: &crate::pipeline::xen::Xen) -> Pin {
+        Pin {
+            config: xen.dom0_config(&self.config),
+            flavor: "xen".into(),
+            ..self.clone()
+        }
+    }
 }
 
 /// What a pin's source is fixed by.
@@ -161,6 +177,7 @@ pub fn resolve(kernel_toml: &Path, reporter: &Reporter) -> Result<Pin> {
         repo,
         base: stamp.base,
         config,
+        flavor: String::new(),
     })
 }
 
@@ -205,7 +222,13 @@ fn unpack_debian(
     scratch: &Path,
     reporter: &Reporter,
 ) -> Result<PathBuf> {
-    let deb = download_deb(package, version, sha256, reporter)?;
+    let deb = download_deb(
+        package,
+        version,
+        sha256,
+        crate::pipeline::debian::KERNEL_PIN,
+        reporter,
+    )?;
     reporter.note(format!("pin: unpacking {}", deb.display()));
     let unpacked = scratch.join("unpacked");
     std::fs::create_dir_all(&unpacked)?;
@@ -268,11 +291,13 @@ fn commit_tree(tree: &Path, what: &str, reporter: &Reporter) -> Result<()> {
 }
 
 /// The verified .deb in `target/gsi/downloads/`, downloading it when it is
-/// missing or does not match (a truncated download is replaced).
-fn download_deb(
+/// missing or does not match (a truncated download is replaced). `pinned`
+/// names the file that pins it, for the errors.
+pub(crate) fn download_deb(
     package: &str,
     version: &str,
     sha256: &str,
+    pinned: crate::pipeline::debian::PinFile,
     reporter: &Reporter,
 ) -> Result<PathBuf> {
     let downloads = crate::work_dir().join("downloads");
@@ -332,7 +357,7 @@ fn download_deb(
         if !served.iter().any(|v| v == version) {
             bail!(
                 "apt-get download {spec} failed:\n{said}\n{}",
-                crate::pipeline::debian::not_served(package, version, &served)
+                crate::pipeline::debian::not_served_in(pinned, package, version, &served)
             );
         }
         bail!(
@@ -348,9 +373,10 @@ fn download_deb(
     let found = crate::sha256_file(&fetched)?;
     if found != sha256 {
         bail!(
-            "{spec}: the downloaded .deb has sha256 {found}, but configs/kernel.toml pins {sha256}. \
+            "{spec}: the downloaded .deb has sha256 {found}, but {} pins {sha256}. \
              The mirror serves a different file under the same version: check it, and only if you \
-             trust it, update source.sha256"
+             trust it, update source.sha256",
+            pinned.file
         );
     }
     std::fs::rename(&fetched, &deb)?;

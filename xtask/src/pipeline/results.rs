@@ -289,6 +289,7 @@ mod tests {
             Verdict::KernelPanic,
             Verdict::SuiteCrashed,
             Verdict::BootFailed,
+            Verdict::HypervisorFailed,
             Verdict::QemuFailed,
             Verdict::ApplyFailed,
             Verdict::BuildFailed,

@@ -66,6 +66,8 @@ struct BootJob {
     revision: Revision,
     topology: Topology,
     bzimage: PathBuf,
+    /// The hypervisor, for a topology with a `[hypervisor]` table.
+    hypervisor: Option<crate::pipeline::xen::Xen>,
 }
 
 /// The pipeline; returns the report (also written to disk).
@@ -91,6 +93,14 @@ pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
         crate::pipeline::acpi::tables_cpio(topology)?;
     }
     let pin = pin::resolve(&crate::config::configs_dir().join("kernel.toml"), reporter)?;
+    // Fetched, verified and unpacked only when a selected topology runs
+    // under it.
+    let xen = selection
+        .topologies
+        .iter()
+        .any(|t| t.spec.hypervisor.is_some())
+        .then(|| crate::pipeline::xen::resolve(&crate::config::xen::path(), reporter))
+        .transpose()?;
     let binaries = guest::build_binaries(reporter, false)?;
     let jobs = args.jobs.unwrap_or_else(cores).max(1);
     let reuse = Reuse {
@@ -137,87 +147,88 @@ pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
             });
         }
         reporter.stage("build and boot");
-        // Each kernel the selected topologies boot: the usual one, and a
-        // variant (`kernel = "debug"`) built per revision like any other.
-        let mut variants: Vec<Option<String>> = Vec::new();
+        // Each kernel the selected topologies boot, per revision: the
+        // usual one, a variant (`kernel = "debug"`), and the dom0 kernel
+        // (Xen's fragments on top) for those that boot under Xen.
+        let mut kinds: Vec<(Option<String>, bool)> = Vec::new();
         for t in &selection.topologies {
-            if !variants.contains(&t.spec.kernel) {
-                variants.push(t.spec.kernel.clone());
+            let kind = (t.spec.kernel.clone(), t.spec.hypervisor.is_some());
+            if !kinds.contains(&kind) {
+                kinds.push(kind);
             }
         }
-        for (rev, variant) in selection
-            .revisions
-            .iter()
-            .flat_map(|r| variants.iter().map(move |v| (r, v)))
-        {
-            let pin = match variant {
-                Some(v) => pin::Pin {
-                    config: pin.config.with_variant(v)?,
-                    ..pin.clone()
-                },
-                None => pin.clone(),
-            };
-            let label = build::label(&pin, rev);
-            let boots_here = |t: &&Topology| t.spec.kernel == *variant;
-            let built = build::build(&pin, rev, cores(), reporter);
-            match built {
-                Ok(b) => {
-                    if b.cached {
-                        let dir = b.bzimage.parent().and_then(|d| d.file_name());
-                        let dir = dir.map(|d| d.to_string_lossy().to_string());
-                        let other = match dir {
-                            Some(d) if d != format!("{}-{}", rev.slug(), b.key) => {
-                                format!(" (the same patches, built as {d})")
-                            }
-                            _ => String::new(),
-                        };
-                        reporter.note(format!("build {label}: cached kernel {}{other}", b.key));
-                    }
-                    let mut chosen = accel.lock().unwrap();
-                    if chosen.is_none() {
-                        *chosen = Some(boot::detect_accel(&b.bzimage, reporter)?);
-                    }
-                    drop(chosen);
-                    for topology in selection
-                        .topologies
-                        .iter()
-                        .filter(boots_here)
-                        .filter(|t| slice.keeps(&rev.name, &t.name))
-                    {
-                        tx.send(BootJob {
-                            revision: rev.clone(),
-                            topology: topology.clone(),
-                            bzimage: b.bzimage.clone(),
-                        })
-                        .context("boot workers are gone")?;
-                    }
+        for rev in &selection.revisions {
+            for (variant, dom0) in &kinds {
+                let topologies: Vec<&Topology> = selection
+                    .topologies
+                    .iter()
+                    .filter(|t| slice.keeps(&rev.name, &t.name))
+                    .filter(|t| t.spec.kernel == *variant)
+                    .filter(|t| t.spec.hypervisor.is_some() == *dom0)
+                    .collect();
+                if topologies.is_empty() {
+                    continue;
                 }
-                Err(err) => {
-                    let log = crate::work_dir()
-                        .join("logs")
-                        .join(format!("build-{}.log", label.replace('/', "-")));
-                    reporter.send(Event::Warn(format!("{label}: {err:#}")));
-                    let verdict = build_error_verdict(&err);
-                    let mut runs = runs.lock().unwrap();
-                    for topology in selection
-                        .topologies
-                        .iter()
-                        .filter(boots_here)
-                        .filter(|t| slice.keeps(&rev.name, &t.name))
-                    {
-                        runs.push(Run {
-                            revision: rev.name.clone(),
-                            topology: topology.name.clone(),
-                            verdict,
-                            boot_s: 0.0,
-                            log: crate::config::display(&log),
-                            trials: vec![],
-                            detail: format!("{err:#}"),
-                            sysfs: Default::default(),
-                            sysfs_after: Default::default(),
-                            differential: Default::default(),
-                            reused_from: None,
-                        });
+                let hypervisor = if *dom0 { xen.as_ref() } else { None };
+                let mut kernel_pin = match hypervisor {
+                    Some(x) => pin.for_dom0(x),
+                    None => pin.clone(),
+                };
+                if let Some(v) = variant {
+                    kernel_pin.config = kernel_pin.config.with_variant(v)?;
+                }
+                let kernel_pin = &kernel_pin;
+                let label = build::label(kernel_pin, rev);
+                let built = build::build(kernel_pin, rev, cores(), reporter);
+                match built {
+                    Ok(b) => {
+                        if b.cached {
+                            let dir = b.bzimage.parent().and_then(|d| d.file_name());
+                            let dir = dir.map(|d| d.to_string_lossy().to_string());
+                            let own = build::name(kernel_pin, rev);
+                            let other = match dir {
+                                Some(d) if d != format!("{own}-{}", b.key) => {
+                                    format!(" (the same patches, built as {d})")
+                                }
+                                _ => String::new(),
+                            };
+                            reporter.note(format!("build {label}: cached kernel {}{other}", b.key));
+                        }
+                        let mut chosen = accel.lock().unwrap();
+                        if chosen.is_none() {
+                            *chosen = Some(boot::detect_accel(&b.bzimage, reporter)?);
+                        }
+                        drop(chosen);
+                        for topology in topologies {
+                            tx.send(BootJob {
+                                revision: rev.clone(),
+                                topology: topology.clone(),
+                                bzimage: b.bzimage.clone(),
+                                hypervisor: hypervisor.cloned(),
+                            })
+                            .context("boot workers are gone")?;
+                        }
+                    }
+                    Err(err) => {
+                        let log = build::log_path(kernel_pin, rev);
+                        reporter.send(Event::Warn(format!("{label}: {err:#}")));
+                        let verdict = build_error_verdict(&err);
+                        let mut runs = runs.lock().unwrap();
+                        for topology in topologies {
+                            runs.push(Run {
+                                revision: rev.name.clone(),
+                                topology: topology.name.clone(),
+                                verdict,
+                                boot_s: 0.0,
+                                log: crate::config::display(&log),
+                                trials: vec![],
+                                detail: format!("{err:#}"),
+                                sysfs: Default::default(),
+                                sysfs_after: Default::default(),
+                                differential: Default::default(),
+                                reused_from: None,
+                            });
+                        }
                     }
                 }
             }
@@ -342,6 +353,9 @@ fn result_inputs(
         std::path::Path::new("KERNEL"),
         std::path::Path::new("INITRD"),
         "",
+        job.hypervisor
+            .as_ref()
+            .map(|_| std::path::Path::new("HYPERVISOR")),
     );
     let xfail: Vec<String> = matrix
         .spec
@@ -350,7 +364,7 @@ fn result_inputs(
         .filter(|x| matrix::glob(&x.revision, rev) && matrix::glob(&x.topology, topo))
         .map(|x| format!("{} {:?}", x.trial, x.reason))
         .collect();
-    Ok(crate::pipeline::results::Inputs::new()
+    let inputs = crate::pipeline::results::Inputs::new()
         .with("kernel-sha256", kernel)
         .with("initramfs", initramfs)
         .with(
@@ -361,7 +375,13 @@ fn result_inputs(
         .with("qemu-args", crate::sys::process::shell_words(&command))
         .with("accel", accel.name())
         .with("timeout-s", timeout_s)
-        .with("xfail", xfail.join("\n")))
+        .with("xfail", xfail.join("\n"));
+    // Only for a boot under a hypervisor: the other boots keep the keys
+    // their stored results were saved under.
+    Ok(match &job.hypervisor {
+        Some(x) => inputs.with("hypervisor-sha256", &x.elf_sha256),
+        None => inputs,
+    })
 }
 
 /// The stored result as this run's: its log copied into this run's log
@@ -460,6 +480,7 @@ fn boot_one(
             timeout: Duration::from_secs(timeout_s),
             log: log.to_path_buf(),
             extra_cmdline: String::new(),
+            hypervisor: job.hypervisor.as_ref().map(|x| x.elf.as_path()),
         }),
         Err(err) => Err(anyhow::anyhow!("{err:#}")),
     };
@@ -518,6 +539,11 @@ fn boot_one(
                 Verdict::QemuFailed | Verdict::BootFailed | Verdict::SuiteCrashed => {
                     outcome.ending.describe()
                 }
+                Verdict::HypervisorFailed => format!(
+                    "{}\n{}",
+                    outcome.console.hypervisor_failure(),
+                    outcome.ending.describe()
+                ),
                 Verdict::Timeout => format!(
                     "{} ({} s)",
                     outcome.ending.describe(),

@@ -36,28 +36,12 @@ pub fn select(
     } else {
         topologies.to_vec()
     };
-    // "*" is every topology that boots the usual kernel; one that names a
-    // kernel variant (`kernel = "debug"`) costs a kernel build per
-    // revision, so it runs only where a profile or `-t` names it.
+    // "*" is every topology that boots the usual kernel on the machine;
+    // one that names a kernel variant (`kernel = "debug"`) costs a kernel
+    // build per revision, and one under a hypervisor minutes of TCG, so
+    // they run only where a profile or `-t` names them.
     if topo_names.iter().any(|t| t == "*") {
-        let mut expanded = Vec::new();
-        for name in &topo_names {
-            if name != "*" {
-                expanded.push(name.clone());
-                continue;
-            }
-            for known in topology::known(&topo_dir) {
-                let usual = topology::load(&topo_dir, &known)
-                    .map(|t| t.spec.kernel.is_none())
-                    .unwrap_or(true);
-                if usual {
-                    expanded.push(known);
-                }
-            }
-        }
-        let mut seen = std::collections::HashSet::new();
-        expanded.retain(|n| seen.insert(n.clone()));
-        topo_names = expanded;
+        topo_names = expand_star(&topo_names, &topo_dir)?;
     }
     let revisions = rev_names
         .iter()
@@ -72,6 +56,33 @@ pub fn select(
         revisions,
         topologies,
     })
+}
+
+/// `*` is every topology that boots on the machine; the ones that boot
+/// under a hypervisor (minutes each under TCG) are named one by one (the
+/// `xen` and `all` profiles). Order kept, duplicates dropped.
+fn expand_star(names: &[String], dir: &std::path::Path) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for name in names {
+        let add: Vec<String> = if name == "*" {
+            let mut plain = Vec::new();
+            for known in topology::known(dir) {
+                let spec = topology::load(dir, &known)?.spec;
+                if spec.hypervisor.is_none() && spec.kernel.is_none() {
+                    plain.push(known);
+                }
+            }
+            plain
+        } else {
+            vec![name.clone()]
+        };
+        for name in add {
+            if !out.contains(&name) {
+                out.push(name);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// A shipped revision by name, or a git range `NAME=TREE:BASE..BRANCH`
@@ -132,6 +143,21 @@ mod tests {
     }
 
     #[test]
+    fn star_leaves_out_the_hypervisor_topologies() {
+        let dir = topology::dir();
+        let star = expand_star(&["*".into()], &dir).unwrap();
+        assert!(star.contains(&"q35".to_string()), "{star:?}");
+        assert!(!star.iter().any(|t| t.starts_with("xen-")), "{star:?}");
+        let all = expand_star(&["*".into(), "xen-pv-dom0".into(), "q35".into()], &dir).unwrap();
+        assert_eq!(all.len(), star.len() + 1, "{all:?}");
+        assert_eq!(all.last().map(String::as_str), Some("xen-pv-dom0"));
+        let full = select(Some("full"), &[], &[]).unwrap();
+        assert!(full.topologies.iter().all(|t| t.spec.hypervisor.is_none()));
+        let every = select(Some("all"), &[], &[]).unwrap();
+        assert_eq!(every.topologies.len(), topology::known(&dir).len());
+    }
+
+    #[test]
     fn star_leaves_out_topologies_on_a_kernel_variant() {
         let star = select(None, &["v5".into()], &["*".into()]).unwrap();
         let names: Vec<&str> = star.topologies.iter().map(|t| t.name.as_str()).collect();
@@ -140,8 +166,9 @@ mod tests {
         assert!(star.topologies.iter().all(|t| t.spec.kernel.is_none()));
         let all = select(Some("all"), &[], &[]).unwrap();
         let names: Vec<&str> = all.topologies.iter().map(|t| t.name.as_str()).collect();
-        assert_eq!(names.len(), star.topologies.len() + 1, "{names:?}");
-        assert_eq!(names.last(), Some(&"q35-smp2-debug"));
+        assert!(names.contains(&"q35-smp2-debug"), "{names:?}");
+        assert!(names.contains(&"synth-amd"), "{names:?}");
+        assert!(names.contains(&"xen-pvh-dom0"), "{names:?}");
     }
 
     #[test]

@@ -54,6 +54,9 @@ pub enum Verdict {
     SuiteCrashed,
     KernelPanic,
     BootFailed,
+    /// Under a hypervisor: it panicked, or its dom0 never reached /init;
+    /// the detail quotes its last console lines.
+    HypervisorFailed,
     Timeout,
     QemuFailed,
     /// A patch of the revision does not apply to the pin (`git am`
@@ -77,6 +80,7 @@ impl Verdict {
             Verdict::SuiteCrashed => "suite-crashed",
             Verdict::KernelPanic => "kernel-panic",
             Verdict::BootFailed => "boot-failed",
+            Verdict::HypervisorFailed => "hypervisor-failed",
             Verdict::Timeout => "timeout",
             Verdict::QemuFailed => "qemu-failed",
             Verdict::ApplyFailed => "apply-failed",
@@ -93,7 +97,12 @@ impl Verdict {
     /// that ends with one is tried once more (and a pass on that retry is
     /// [`Verdict::Flaky`]).
     pub fn is_retried(self) -> bool {
-        matches!(self, Verdict::Timeout | Verdict::ConsoleCorrupt)
+        // A hypervisor that never started dom0's /init is retried too: a
+        // starved TCG host can stall Xen's boot as it can the kernel's.
+        matches!(
+            self,
+            Verdict::Timeout | Verdict::ConsoleCorrupt | Verdict::HypervisorFailed
+        )
     }
 }
 

@@ -4,7 +4,7 @@ use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
-use gsi_plan::{Answer, Attribute, Device, Plan, Policy};
+use gsi_plan::{Answer, Attribute, Device, Dom0, Plan, Policy, PCIBACK};
 use tempfile::TempDir;
 
 use super::*;
@@ -122,6 +122,7 @@ fn plan(attribute: Attribute, devices: Vec<Device>) -> Plan {
         policy: POLICY,
         cpus: 1,
         devices,
+        xen_dom0: None,
     }
 }
 
@@ -332,6 +333,36 @@ const CASES: &[Case] = &[
         tree: |f| { f.device(1, Some("virtio-pci"), 11, None); f.irq(11, "XT-PIC", "", 11) },
         plan: || plan(Attribute::Present, vec![device(1, Some("virtio-pci"), Some(10))]),
         check: Check::IrqOracle, want: Fail, says: &[], ends: "" },
+    // irq-oracle in a Xen PV dom0: the pirq line of the kernel log
+    Case { what: "PV dom0: the pirq's GSI",
+        tree: |f| { f.kmsg(XEN_KMSG); f.device(1, Some("virtio-pci"), 23, None); f.irq(23, "xen-pirq", "", 23) },
+        plan: bound_plan, check: Check::IrqOracle, want: Pass,
+        says: &["irq 23 is Xen pirq 23 for GSI 23"], ends: "" },
+    Case { what: "PV dom0: the pirq of another GSI",
+        tree: |f| { f.kmsg(XEN_KMSG); f.device(1, Some("virtio-pci"), 20, None); f.irq(20, "xen-pirq", "", 20) },
+        plan: bound_plan, check: Check::IrqOracle, want: Fail,
+        says: &["for GSI 20", "expected GSI 23"], ends: "" },
+    Case { what: "PV dom0: an MSI pirq",
+        tree: |f| { f.kmsg(XEN_KMSG); f.device(1, Some("virtio-pci"), 40, None); f.irq(40, "xen-pirq", "", 40) },
+        plan: bound_plan, check: Check::IrqOracle, want: Ignore, says: &["MSI pirq 1007"], ends: "" },
+    Case { what: "PV dom0: no pirq line for the irq",
+        tree: |f| { f.kmsg(XEN_KMSG); f.device(1, Some("virtio-pci"), 11, None); f.irq(11, "xen-pirq", "", 11) },
+        plan: bound_plan, check: Check::IrqOracle, want: Fail,
+        says: &["no \"xen: --> pirq=.. -> irq=11\" line"], ends: "" },
+    // privcmd-gsi: no privcmd device in a fake tree
+    Case { what: "PVH dom0: the ioctl cannot be asked",
+        tree: |f| f.device(1, Some("pciback"), 0, Some("23\n")),
+        plan: || xen_plan(Dom0::Pvh), check: Check::PrivcmdGsi, want: Fail,
+        says: &["IOCTL_PRIVCMD_PCIDEV_GET_GSI on ", "(sbdf 0x18) failed: ENOENT", "expected 23"], ends: "" },
+    Case { what: "PVH dom0: Xen refused setup_gsi, but the ioctl was asked of a missing device",
+        tree: |f| { f.kmsg("3,500,8000,-;pciback 0000:00:03.0: xen_pciback: error -38 initializing device\n");
+                    f.device(1, Some("pciback"), 0, Some("23\n")) },
+        plan: || xen_plan(Dom0::Pvh), check: Check::PrivcmdGsi, want: Fail,
+        says: &["failed: ENOENT"], ends: "" },
+    Case { what: "PV dom0: another error than EPERM",
+        tree: |f| f.device(1, Some("pciback"), 0, Some("23\n")),
+        plan: || xen_plan(Dom0::Pv), check: Check::PrivcmdGsi, want: Fail,
+        says: &["failed with ENOENT", "answers EPERM"], ends: "" },
     // irq-vs-gsi: as the topology promises
     Case { what: "irq == GSI, promised",
         tree: |f| { bound_device(f); f.irq(23, "IO-APIC", "IO-APIC-0", 23) },
@@ -862,6 +893,67 @@ fn gsi_after_unbind_reports_a_failed_unbind() {
         message.contains("drivers/pcieport/unbind failed: ENOENT"),
         "{message}"
     );
+}
+
+/// A PV dom0's log: the pirqs of two GSIs and an MSI.
+const XEN_KMSG: &str = "\
+7,301,901,-;xen: --> pirq=23 -> irq=23 (gsi=23)
+7,302,902,-;xen: --> pirq=20 -> irq=20 (gsi=20)
+7,310,950,-;xen: msi --> pirq=1007 --> irq=40
+";
+
+/// One device xen-pciback owns, in a dom0 of `mode`.
+fn xen_plan(mode: Dom0) -> Plan {
+    let mut plan = plan(Attribute::Present, vec![device(1, Some(PCIBACK), Some(23))]);
+    plan.xen_dom0 = Some(mode);
+    plan
+}
+
+#[test]
+fn pciback_devices_get_the_xen_trials_and_not_the_irq_ones() {
+    let names = |plan: &Plan| -> Vec<String> { trials(plan).into_iter().map(|t| t.name).collect() };
+    let pvh = names(&xen_plan(Dom0::Pvh));
+    for trial in [
+        "rng::privcmd-gsi",
+        "rng::gsi-pciback-rebind",
+        "rng::gsi-after-unbind",
+    ] {
+        assert!(pvh.contains(&trial.to_owned()), "{trial}: {pvh:?}");
+    }
+    assert!(!pvh.iter().any(|t| t.contains("irq-")), "{pvh:?}");
+    // The rebind runs after the unbind that releases the device.
+    let at = |t: &str| pvh.iter().position(|n| n == t).unwrap();
+    assert!(at("rng::gsi-after-unbind") < at("rng::gsi-pciback-rebind"));
+    // Off Xen, or for a device with another driver: none of them.
+    let mut bare = xen_plan(Dom0::Pv);
+    bare.xen_dom0 = None;
+    assert!(!names(&bare)
+        .iter()
+        .any(|t| t.contains("privcmd") || t.contains("pciback")));
+    let mut virtio = xen_plan(Dom0::Pv);
+    virtio.devices[0].driver = Some("virtio-pci".into());
+    assert!(!names(&virtio).iter().any(|t| t.contains("privcmd")));
+}
+
+#[test]
+fn gsi_pciback_rebind_binds_the_device_again() {
+    let fake = Fake::new();
+    // Released by gsi-after-unbind: no driver link; pciback's bind file.
+    fake.device(1, None, 0, Some("23\n"));
+    fake.write("bus/pci/drivers/pciback/bind", "");
+    let bind = fake.sys.join("bus/pci/drivers/pciback/bind");
+    // A fake bind file links nothing: the check says what it found.
+    let message = failed(run(&fake, xen_plan(Dom0::Pv), Check::GsiPcibackRebind));
+    assert_eq!(fs::read_to_string(&bind).unwrap(), BDF);
+    assert!(message.contains("/driver -> nothing"), "{message}");
+    // Still bound: the unbind before it failed.
+    symlink(
+        "../../../bus/pci/drivers/pciback",
+        fake.dev().join("driver"),
+    )
+    .unwrap();
+    let message = failed(run(&fake, xen_plan(Dom0::Pv), Check::GsiPcibackRebind));
+    assert!(message.contains("-> pciback: still bound"), "{message}");
 }
 
 const KMSG: &str = "\

@@ -39,7 +39,20 @@ pub(super) fn boots(args: &Args, setup: &Setup, reporter: &Reporter) -> Result<V
             let selection = selection::select(None, &[name.to_string()], &[])?;
             let revision = selection.revisions[0].clone();
             let built = build::build(&setup.pin, &revision, selection::cores(), reporter)?;
-            Some((revision.name, built.bzimage))
+            // Its dom0 kernel too, when a selected topology boots under Xen.
+            let dom0 = match &setup.dom0 {
+                Some((_, xen)) => Some(
+                    build::build(
+                        &setup.pin.for_dom0(xen),
+                        &revision,
+                        selection::cores(),
+                        reporter,
+                    )?
+                    .bzimage,
+                ),
+                None => None,
+            };
+            Some((revision.name, built.bzimage, dom0))
         }
         _ => None,
     };
@@ -51,7 +64,7 @@ pub(super) fn boots(args: &Args, setup: &Setup, reporter: &Reporter) -> Result<V
         args.boots,
         compare
             .as_ref()
-            .map_or(String::new(), |(c, _)| format!(" and {c}")),
+            .map_or(String::new(), |(c, _, _)| format!(" and {c}")),
         total,
         (total * 4).div_ceil(60)
     ));
@@ -71,7 +84,11 @@ pub(super) fn boots(args: &Args, setup: &Setup, reporter: &Reporter) -> Result<V
         let (initrd, _) = guest::write_initramfs(&setup.binaries, &plan, topology)?;
         let planned = console::planned_trials(&plan);
         let compare_image = match &compare {
-            Some((name, bzimage)) => {
+            Some((name, bzimage, dom0)) => {
+                let bzimage = match (&topology.spec.hypervisor, dom0) {
+                    (Some(_), Some(dom0)) => dom0,
+                    _ => bzimage,
+                };
                 let plan = plan_of(name);
                 let (initrd, _) = guest::write_initramfs(&setup.binaries, &plan, topology)?;
                 Some((name, bzimage, initrd, console::planned_trials(&plan)))
@@ -94,11 +111,12 @@ pub(super) fn boots(args: &Args, setup: &Setup, reporter: &Reporter) -> Result<V
             }
             let turn = i % kinds.len();
             kinds.rotate_left(turn);
+            let (own, hypervisor) = setup.kernel_for(topology);
             for kind in kinds {
                 let (name, bzimage, initrd, planned) = match (&kind, &compare_image) {
-                    (Kind::Suite, _) => (rev.as_str(), &setup.bzimage, &initrd, Some(&planned)),
-                    (Kind::Floor, _) => (rev.as_str(), &setup.bzimage, &floor_initrd, None),
-                    (Kind::Compare, Some((n, b, i, p))) => (n.as_str(), *b, i, Some(p)),
+                    (Kind::Suite, _) => (rev.as_str(), own, &initrd, Some(&planned)),
+                    (Kind::Floor, _) => (rev.as_str(), own, &floor_initrd, None),
+                    (Kind::Compare, Some((n, b, i, p))) => (n.as_str(), b.as_path(), i, Some(p)),
                     (Kind::Compare, None) => unreachable!("compare boots only with an image"),
                 };
                 let label = match kind {
@@ -122,6 +140,7 @@ pub(super) fn boots(args: &Args, setup: &Setup, reporter: &Reporter) -> Result<V
                     timeout: Duration::from_secs(topology.spec.timeout_s),
                     log: log.clone(),
                     extra_cmdline: String::new(),
+                    hypervisor,
                 })?;
                 let text = std::fs::read_to_string(&log).unwrap_or_default();
                 let verdict = match planned {
@@ -205,7 +224,7 @@ pub(super) fn boots(args: &Args, setup: &Setup, reporter: &Reporter) -> Result<V
             qemu_peak_mib: peak.map(|k| round3(k as f64 / 1024.0)),
             slowest_log: crate::config::display(&slowest.1),
             floor: Stats::of(&floors),
-            compare: compare.as_ref().and_then(|(name, _)| {
+            compare: compare.as_ref().and_then(|(name, _, _)| {
                 Stats::of(&compared).map(|wall| Compared {
                     revision: name.clone(),
                     wall,

@@ -535,12 +535,13 @@ fn one_run(
     for attempt in 0..2 {
         let outcome = boot::run(&boot::Request {
             topology,
-            bzimage: &setup.bzimage,
+            bzimage: setup.kernel_for(topology).0,
             initrd,
             accel: setup.accel,
             timeout: Duration::from_secs(topology.spec.timeout_s),
             log: log.to_path_buf(),
             extra_cmdline: extra.to_string(),
+            hypervisor: setup.kernel_for(topology).1,
         })?;
         let text = std::fs::read_to_string(log).unwrap_or_default();
         let verdict =

@@ -388,6 +388,19 @@ pub struct Setup {
     pub topologies: Vec<Topology>,
     pub accel: Accel,
     pub bzimage: PathBuf,
+    /// The dom0 kernel and the hypervisor, when a selected topology boots
+    /// under Xen.
+    pub dom0: Option<(PathBuf, crate::pipeline::xen::Xen)>,
+}
+
+impl Setup {
+    /// The kernel `topology` boots, and the hypervisor ELF it boots under.
+    pub fn kernel_for(&self, topology: &Topology) -> (&std::path::Path, Option<&std::path::Path>) {
+        match (&topology.spec.hypervisor, &self.dom0) {
+            (Some(_), Some((bzimage, xen))) => (bzimage, Some(&xen.elf)),
+            _ => (&self.bzimage, None),
+        }
+    }
 }
 
 fn setup(args: &Args, reporter: &Reporter) -> Result<Setup> {
@@ -419,6 +432,17 @@ fn setup(args: &Args, reporter: &Reporter) -> Result<Setup> {
     let binaries = guest::build_binaries(reporter, false)?;
     let revision = selection.revisions[0].clone();
     let built = build::build(&pin, &revision, selection::cores(), reporter)?;
+    let dom0 = if selection
+        .topologies
+        .iter()
+        .any(|t| t.spec.hypervisor.is_some())
+    {
+        let xen = crate::pipeline::xen::resolve(&crate::config::xen::path(), reporter)?;
+        let b = build::build(&pin.for_dom0(&xen), &revision, selection::cores(), reporter)?;
+        Some((b.bzimage, xen))
+    } else {
+        None
+    };
     let accel = boot::detect_accel(&built.bzimage, reporter)?;
     Ok(Setup {
         pin,
@@ -428,6 +452,7 @@ fn setup(args: &Args, reporter: &Reporter) -> Result<Setup> {
         topologies: selection.topologies,
         accel,
         bzimage: built.bzimage,
+        dom0,
     })
 }
 

@@ -397,3 +397,52 @@ fn hostile_lines_are_bounded() {
     c.feed("\u{0}\u{ff}garbage");
     assert_eq!(c.trials.len(), 1, "{:?}", c.trials);
 }
+
+#[test]
+fn a_hypervisor_that_never_starts_init_is_its_own_verdict() {
+    let stuck = "\
+(XEN) Xen version 4.17.7 (Debian 4.17.7+13-g2445b30a44-0+deb12u1)
+(XEN) *** Building a PV Dom0 ***
+[    0.000000] Linux version 6.12.117+ (gsi@workbench)
+(XEN) d0v0 Unhandled page fault fault/trap [#14, ec=0003]
+(XEN) Hardware Dom0 crashed: rebooting machine in 5 seconds.
+";
+    let c = Console::parse(stuck);
+    assert!(c.hypervisor && c.kernel_started && !c.init_started);
+    let v = judge(&c, Ending::Exited(Some(0)), None, &none).verdict;
+    assert_eq!(v, Verdict::HypervisorFailed);
+    assert!(v.is_retried());
+    let detail = c.hypervisor_failure();
+    assert!(
+        detail.starts_with("dom0's kernel started but never ran /init; its last lines:"),
+        "{detail}"
+    );
+    assert!(detail.ends_with("\n  (XEN) Hardware Dom0 crashed: rebooting machine in 5 seconds."));
+    // The same at a timeout: the hypervisor is named, not just the clock.
+    assert_eq!(
+        judge(&c, Ending::TimedOut, None, &none).verdict,
+        Verdict::HypervisorFailed
+    );
+    // A panic of Xen's own, whatever else the console holds.
+    let panic =
+        format!("{GOOD}(XEN) ****************************************\n(XEN) Panic on CPU 0:\n");
+    let c = Console::parse(&panic);
+    assert_eq!(
+        judge(&c, Ending::Done, None, &none).verdict,
+        Verdict::HypervisorFailed
+    );
+    assert!(c
+        .hypervisor_failure()
+        .starts_with("the hypervisor panicked"));
+    // Only the last lines are kept.
+    let many: String = (0..50).map(|i| format!("(XEN) line {i}\n")).collect();
+    let c = Console::parse(&many);
+    assert_eq!(c.hypervisor_tail.len(), HYPERVISOR_TAIL);
+    assert_eq!(
+        c.hypervisor_tail.back().map(String::as_str),
+        Some("(XEN) line 49")
+    );
+    assert!(c
+        .hypervisor_failure()
+        .starts_with("the hypervisor never started"));
+}
