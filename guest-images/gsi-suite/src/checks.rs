@@ -596,13 +596,7 @@ impl Suite {
         let unbind = self.system.pci_driver(&driver).join("unbind");
         // The kernel's unbind_store() detaches the driver before the write
         // returns, and fails it (ENODEV) when the device is not bound to it.
-        write_file(&unbind, &device.bdf).map_err(|err| {
-            format!(
-                "writing {} to {} failed: {err}",
-                device.bdf,
-                unbind.display()
-            )
-        })?;
+        write_said(&unbind, &device.bdf)?;
         let path = dir.join("gsi");
         let after = AttrRead::read(&path);
         let at = format!(
@@ -1063,6 +1057,12 @@ fn write_file(path: &Path, text: &str) -> Result<(), OsError> {
         .open(path)
         .and_then(|mut file| file.write_all(text.as_bytes()))
         .map_err(|err| OsError::from_io(&err))
+}
+
+/// [`write_file`], its error a trial message naming what was written where.
+fn write_said(path: &Path, text: &str) -> Result<(), String> {
+    write_file(path, text)
+        .map_err(|err| format!("writing {text} to {} failed: {err}", path.display()))
 }
 
 /// Baseline: the attribute must not exist, whatever the device.

@@ -203,13 +203,7 @@ impl Suite {
         };
         if bound_driver(&dir.join("driver"))?.is_some() {
             let unbind = driver_dir.join("unbind");
-            write_file(&unbind, &device.bdf).map_err(|err| {
-                format!(
-                    "writing {} to {} failed: {err}",
-                    device.bdf,
-                    unbind.display()
-                )
-            })?;
+            write_said(&unbind, &device.bdf)?;
         }
         for _ in 0..CYCLES {
             for (s, (file, text)) in [
