@@ -5,8 +5,9 @@
 //! The checks: `apply` (git am on the pin), `bisect-build` (the base config
 //! builds at every patch), `checkpatch` (--strict), `subjects` (`[PATCH vN
 //! k/n]`, cover letter 0/n), `signed-off` (by the author), `changelog`
-//! (every earlier version named), `range-diff` (against v(N-1) when the
-//! series directory has it), `abi-doc` (a new sysfs attribute has a
+//! (every earlier version named), `range-diff` (git range-diff against
+//! the `previous` revision of configs/matrix.toml, else v(N-1) beside it;
+//! SKIP when there is none, FAIL when it cannot run), `abi-doc` (a new sysfs attribute has a
 //! `What:` under Documentation/ABI/), `build-only` (CONFIG_ACPI=n,
 //! CONFIG_PCI=n) and `get-maintainer` (who to send it to). A revision is a
 //! name under patches/gsi-sysfs or a path to any directory holding a
