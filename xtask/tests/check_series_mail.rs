@@ -142,3 +142,60 @@ fn range_diff_fails_when_the_previous_revision_does_not_apply() {
         "{found}"
     );
 }
+
+/// v4 applies to Debian's 6.1.192 (the shipped [[also]] tree); v5 stops
+/// at its 0002 on drivers/acpi/pci_irq.c and include/linux/acpi.h. Both
+/// apply to the pin; the 6.1 result is informational unless required.
+#[test]
+fn other_trees_report_each_pin_and_fail_only_for_a_required_one() {
+    let v4 = check("v4");
+    assert_eq!(v4.check("other-trees").status, Status::Pass);
+    let found = text(&v4, "other-trees");
+    assert!(
+        found.contains("applies to 2 of 2 tree(s)") && found.contains("linux 6.1.192"),
+        "{found}"
+    );
+    let v5 = check("v5");
+    assert_eq!(v5.check("other-trees").status, Status::Pass);
+    let found = text(&v5, "other-trees");
+    assert!(
+        found.contains("pin: linux 6.12.117")
+            && found.contains("all 3 patch(es) apply")
+            && found.contains("1 of 3 apply, then 0002-")
+            && found.contains("drivers/acpi/pci_irq.c:")
+            && found.contains("include/linux/acpi.h:"),
+        "{found}"
+    );
+    // The same trees with 6.1 required: the check fails and says where.
+    let kernel_toml = xtask::config::configs_dir().join("kernel.toml");
+    let reporter = Reporter::silent();
+    let pin = xtask::pipeline::pin::resolve(&kernel_toml, &reporter).unwrap();
+    let mut also = xtask::pipeline::pin::resolve_also(&kernel_toml, &reporter).unwrap();
+    for (entry, _) in &mut also {
+        entry.required = true;
+    }
+    let shipped = xtask::project_root().join("patches/gsi-sysfs/v5");
+    let mails: Vec<_> = std::fs::read_to_string(shipped.join("series"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| xtask::cli::check_series::mail::read(&shipped.join(l.trim())).unwrap())
+        .collect();
+    let scratch = tempfile::tempdir().unwrap();
+    let result = xtask::cli::check_series::trees::check_other_trees(
+        &pin,
+        also,
+        &mails,
+        scratch.path(),
+        &reporter,
+    )
+    .unwrap();
+    assert_eq!(result.status, Status::Fail, "{result:?}");
+    assert!(
+        result.summary.contains("(required)")
+            && result.summary.contains("0002-")
+            && result.summary.contains("drivers/acpi/pci_irq.c:"),
+        "{}",
+        result.summary
+    );
+}

@@ -24,7 +24,9 @@
 //! not one already posted, per the series' posted.toml). `subjects` also
 //! applies the subject prefix rule that [`maintainers`] derives from the
 //! pin's MAINTAINERS, and `get-maintainer` fails when its answer misses a
-//! list MAINTAINERS gives for the touched files.
+//! list MAINTAINERS gives for the touched files. [`trees`] applies the
+//! series with `git am --3way` to the pin and every `[[also]]` tree of
+//! configs/kernel.toml (`other-trees`).
 
 pub mod builds;
 mod checks;
@@ -32,6 +34,7 @@ pub mod identity;
 pub mod mail;
 pub mod maintainers;
 pub mod submission;
+pub mod trees;
 
 use crate::pipeline::pin::{self, Pin};
 use crate::pipeline::revision::{self, Revision};
@@ -88,8 +91,9 @@ impl Args {
 }
 
 /// The order checks are reported in.
-pub const CHECKS: [&str; 15] = [
+pub const CHECKS: [&str; 16] = [
     "apply",
+    "other-trees",
     "bisect-build",
     "checkpatch",
     "subjects",
@@ -147,9 +151,9 @@ pub struct Check {
 /// What a check function returns; [`timed`] adds the name and the time.
 #[derive(Debug, Clone)]
 pub struct CheckResult {
-    status: Status,
-    summary: String,
-    evidence: Vec<String>,
+    pub status: Status,
+    pub summary: String,
+    pub evidence: Vec<String>,
 }
 
 impl CheckResult {
@@ -389,6 +393,11 @@ pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
         let (outcome, tree) = check_apply(&pin, &rev, reporter)?;
         applied = tree;
         Ok(outcome)
+    }));
+    checks.push(timed("other-trees", reporter, || {
+        let also = pin::resolve_also(&crate::config::configs_dir().join("kernel.toml"), reporter)?;
+        let scratch = crate::work_dir().join("check-series").join("other-trees");
+        trees::check_other_trees(&pin, also, &mails, &scratch, reporter)
     }));
     checks.push(timed("subjects", reporter, || {
         Ok(checks::check_subjects(
