@@ -26,10 +26,12 @@
 //! pin's MAINTAINERS, and `get-maintainer` fails when its answer misses a
 //! list MAINTAINERS gives for the touched files. [`trees`] applies the
 //! series with `git am --3way` to the pin and every `[[also]]` tree of
-//! configs/kernel.toml (`other-trees`).
+//! configs/kernel.toml (`other-trees`); [`cost`] shows the boot time the
+//! series adds over baseline, from stored test-matrix boots (`cost`).
 
 pub mod builds;
 mod checks;
+pub mod cost;
 pub mod identity;
 pub mod mail;
 pub mod maintainers;
@@ -91,7 +93,7 @@ impl Args {
 }
 
 /// The order checks are reported in.
-pub const CHECKS: [&str; 16] = [
+pub const CHECKS: [&str; 17] = [
     "apply",
     "other-trees",
     "bisect-build",
@@ -105,6 +107,7 @@ pub const CHECKS: [&str; 16] = [
     "version",
     "changelog",
     "range-diff",
+    "cost",
     "abi-doc",
     "build-only",
     "get-maintainer",
@@ -502,6 +505,7 @@ pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
         None => Ok(CheckResult::skip("the series does not apply (see apply)")),
         Some(tree) => checks::check_range_diff(&pin, &rev, tree, version, reporter),
     }));
+    checks.push(timed("cost", reporter, || cost::check_cost(&pin, &rev)));
     let mut check_tree: Option<CheckTree> = None;
     checks.push(timed("bisect-build", reporter, || {
         if args.skip_builds {
