@@ -199,3 +199,16 @@ fn other_trees_report_each_pin_and_fail_only_for_a_required_one() {
         result.summary
     );
 }
+
+/// A series whose kernel test-matrix never booted has no cost to show.
+#[test]
+fn cost_is_a_skip_without_a_stored_boot_of_the_kernel() {
+    let report = check(&fixture("missing-abi"));
+    let cost = report.check("cost");
+    assert_eq!(cost.status, Status::Skip, "{cost:?}");
+    assert!(
+        cost.summary.contains("cargo xtask test-matrix -r baseline"),
+        "{}",
+        cost.summary
+    );
+}

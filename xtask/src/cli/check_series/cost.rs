@@ -2,7 +2,8 @@
 //! from boots test-matrix already made (check-series boots nothing).
 //!
 //! Honest pairs only: a stored result (`target/gsi/results/`) of this
-//! revision's current kernel and one of baseline's current kernel, booted
+//! revision's current kernel image (booted under any name: a git range of
+//! the same patches boots the same image) and one of baseline's, booted
 //! in the same `test-matrix` run (same machine, same load, one after the
 //! other), the newest such run per topology. Two figures per topology:
 //! when the kernel reached `/init` (its own printk timestamp of "Run /init
@@ -75,12 +76,10 @@ fn current_kernels(pin: &Pin, rev: &Revision, topologies: &[String]) -> BTreeSet
     shas
 }
 
-/// Stored boots of the kernels `shas`, by (run, topology).
-fn stored_boots(
-    results: &Path,
-    revision: &str,
-    shas: &BTreeSet<String>,
-) -> BTreeMap<(String, String), Boot> {
+/// Stored boots of the kernels `shas`, by (run, topology), whatever
+/// revision name they were booted as (a git range holding the same
+/// patches boots the same image).
+fn stored_boots(results: &Path, shas: &BTreeSet<String>) -> BTreeMap<(String, String), Boot> {
     let mut boots = BTreeMap::new();
     for entry in std::fs::read_dir(results).into_iter().flatten().flatten() {
         let path = entry.path();
@@ -94,9 +93,6 @@ fn stored_boots(
             continue;
         };
         let run = &record["run"];
-        if run["revision"].as_str() != Some(revision) {
-            continue;
-        }
         let kernel = record["inputs"]
             .as_array()
             .into_iter()
@@ -154,12 +150,8 @@ pub fn measure(pin: &Pin, rev: &Revision) -> Result<(Vec<Cost>, Vec<String>)> {
     let topologies = crate::config::topology::known(&crate::config::topology::dir());
     let baseline = revision::load(&revision::series_dir(), "baseline")?;
     let results = crate::work_dir().join("results");
-    let ours = stored_boots(&results, &rev.name, &current_kernels(pin, rev, &topologies));
-    let theirs = stored_boots(
-        &results,
-        "baseline",
-        &current_kernels(pin, &baseline, &topologies),
-    );
+    let ours = stored_boots(&results, &current_kernels(pin, rev, &topologies));
+    let theirs = stored_boots(&results, &current_kernels(pin, &baseline, &topologies));
     let mut costs = Vec::new();
     let mut missing = Vec::new();
     for topology in &topologies {
@@ -216,6 +208,9 @@ pub fn check_cost(pin: &Pin, rev: &Revision) -> Result<CheckResult> {
             rev.name, rev.name
         )));
     }
+    let mut deltas: Vec<f64> = costs.iter().filter_map(|c| c.init_delta_s).collect();
+    deltas.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let median = (!deltas.is_empty()).then(|| deltas[deltas.len() / 2]);
     let worst = costs
         .iter()
         .filter(|c| c.init_delta_s.is_some())
@@ -241,14 +236,15 @@ pub fn check_cost(pin: &Pin, rev: &Revision) -> Result<CheckResult> {
         format!(
             "informational: over baseline on {} topolog(ies){}",
             costs.len(),
-            match worst {
-                Some(w) => format!(
-                    ", largest /init delta {:+.2} s on {} (boot to verdict {:.2}x)",
+            match (median, worst) {
+                (Some(m), Some(w)) => format!(
+                    ", /init delta median {m:+.2} s, largest {:+.2} s on {} (boot to verdict \
+                     {:.2}x)",
                     w.init_delta_s.unwrap_or_default(),
                     w.topology,
                     w.boot_ratio
                 ),
-                None => String::new(),
+                _ => String::new(),
             }
         ),
         evidence,
