@@ -33,7 +33,13 @@ const BROKEN: u8 = 2;
 
 /// Runs the suite with the process's command line; returns the exit code.
 pub fn run() -> u8 {
-    let mut args = Arguments::from_args();
+    run_from(env::args())
+}
+
+/// Runs the suite with this command line (the program name first);
+/// returns the exit code. `/init` calls it in a forked child.
+pub fn run_from(argv: impl IntoIterator<Item = String>) -> u8 {
+    let mut args = Arguments::from_iter(argv);
     // Escape codes make console logs harder to read and diff.
     args.color.get_or_insert(ColorSetting::Never);
 
