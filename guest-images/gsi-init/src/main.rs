@@ -242,10 +242,9 @@ fn run_suite() -> Done {
     // SAFETY: init has one thread; the child runs the suite and _exits.
     let pid = unsafe { libc::fork() };
     if pid == 0 {
-        let argv = [SUITE_PATH, "--test-threads", "1"].map(String::from);
         // A panic that escapes the suite ends the child as it ended the
         // exec'd suite: libtest's 101, after the panic hook printed it.
-        let code = panic::catch_unwind(|| gsi_suite::cli::run_from(argv)).map_or(101, i32::from);
+        let code = panic::catch_unwind(gsi_suite::cli::run_in_guest).map_or(101, i32::from);
         let _ = io::stdout().flush();
         // SAFETY: ends the child here, never in init's code after the fork.
         unsafe { libc::_exit(code) };

@@ -103,7 +103,7 @@ pub fn initramfs(binaries: &GuestBinaries, plan: &gsi_plan::Plan, tables: &[u8])
     a.file("init", 0o755, &binaries.init);
     // One binary: /init runs the suite when started by this name.
     a.symlink(gsi_plan::SUITE_PATH, "/init");
-    a.file(gsi_plan::PLAN_PATH, 0o644, plan.to_toml().as_bytes());
+    a.file(gsi_plan::PLAN_PATH, 0o644, plan.to_json().as_bytes());
     if let Some(busybox) = &binaries.busybox {
         a.file("bin/busybox", 0o755, busybox);
         for applet in [
