@@ -322,6 +322,75 @@ mod tests {
     use super::*;
     use crate::report::Trial;
 
+    /// The revision every mutant is squashed from. When a newer revision
+    /// becomes the newest, re-base the mutants on it and change this.
+    const MUTANT_BASE: &str = "rfc1";
+
+    /// The `+`/`-` lines of the diffs of a revision's series, counted.
+    fn changed_lines(dir: &std::path::Path) -> std::collections::HashMap<String, usize> {
+        let series = std::fs::read_to_string(dir.join("series")).unwrap();
+        let mut lines = std::collections::HashMap::new();
+        for patch in series
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
+            let text = std::fs::read_to_string(dir.join(patch)).unwrap();
+            let mut in_diff = false;
+            for line in text.lines() {
+                if line.starts_with("diff --git ") {
+                    in_diff = true;
+                } else if line == "-- " {
+                    in_diff = false;
+                } else if in_diff
+                    && (line.starts_with('+') || line.starts_with('-'))
+                    && !line.starts_with("+++")
+                    && !line.starts_with("---")
+                {
+                    *lines.entry(line.to_string()).or_insert(0) += 1;
+                }
+            }
+        }
+        lines
+    }
+
+    /// Each mutant is the newest revision squashed plus its one mistake:
+    /// its diff differs from that revision's in a few lines, not in the
+    /// hundreds a mutant left on an older revision does (a v5-based one
+    /// differs from rfc1 in about 250, so under rfc1's policy it would be
+    /// killed by v5's own answers, not by its mistake).
+    #[test]
+    fn every_mutant_is_the_newest_revision_plus_one_small_change() {
+        let dir = crate::pipeline::revision::series_dir();
+        let base = changed_lines(&dir.join(MUTANT_BASE));
+        let mutants: Vec<String> = crate::pipeline::revision::known(&dir)
+            .into_iter()
+            .filter(|r| r.starts_with("mutants/"))
+            .collect();
+        assert!(mutants.len() >= 13, "{mutants:?}");
+        for m in &mutants {
+            let lines = changed_lines(&dir.join(m));
+            let differ: usize = lines
+                .keys()
+                .chain(base.keys())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .map(|l| {
+                    lines
+                        .get(l)
+                        .copied()
+                        .unwrap_or(0)
+                        .abs_diff(base.get(l).copied().unwrap_or(0))
+                })
+                .sum();
+            assert!(
+                (1..=40).contains(&differ),
+                "{m}: its diff differs from {MUTANT_BASE}'s in {differ} changed lines; \
+                 a mutant is {MUTANT_BASE} squashed plus one mistake (1-40 lines)"
+            );
+        }
+    }
+
     /// A run as the matrix records it: its trials and, when it did not
     /// end whole, the detail `run.rs` writes.
     fn run(topology: &str, verdict: Verdict, trials: &[(&str, TrialOutcome)], detail: &str) -> Run {
