@@ -200,7 +200,7 @@ impl Scratch {
         let left = self.leftovers();
         for process in &left {
             let pid = process.split_whitespace().next().unwrap();
-            let _ = Command::new("kill").args(["-KILL", pid]).status();
+            let _ = kill(pid, "-KILL");
         }
         left
     }
@@ -271,12 +271,16 @@ pub fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
 }
 
 pub fn signal(pid: u32, signal: &str) {
-    let ok = Command::new("kill")
-        .args([signal, &pid.to_string()])
-        .status()
-        .unwrap()
-        .success();
+    let ok = kill(&pid.to_string(), signal).unwrap().success();
     assert!(ok, "kill {signal} {pid} failed");
+}
+
+/// The shell's own `kill`: /usr/bin/kill comes with procps, which a bare
+/// Debian (debootstrap minbase) does not have.
+fn kill(pid: &str, signal: &str) -> std::io::Result<std::process::ExitStatus> {
+    Command::new("sh")
+        .args(["-c", "kill \"$0\" \"$1\"", signal, pid])
+        .status()
 }
 
 /// The QEMU started by a run of this scratch.
