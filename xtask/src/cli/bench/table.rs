@@ -166,6 +166,22 @@ pub fn targets(r: &BenchReport) -> Vec<Target> {
         Some(Measured::NotMeasured { reason }) => rows.push(not("cold", "-", reason.clone())),
         None => {}
     }
+    match &r.check_series {
+        Some(Measured::Measured(b)) => {
+            for (what, measured) in super::check_series::rows(b) {
+                rows.push(Target {
+                    what,
+                    measured,
+                    target: "-".into(),
+                    met: None,
+                });
+            }
+        }
+        Some(Measured::NotMeasured { reason }) => {
+            rows.push(not("check-series", "-", reason.clone()))
+        }
+        None => {}
+    }
     rows
 }
 
@@ -419,6 +435,7 @@ mod tests {
                 reason: "vng: qemu failed\nmore".into(),
             }),
             flake: None,
+            check_series: None,
             harness_peak_mib: 20.0,
         }
     }
