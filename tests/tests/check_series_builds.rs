@@ -104,11 +104,18 @@ fn rfc1_builds_clean_under_every_variant_at_every_patch() {
         "{arm64}"
     );
     assert!(
-        arm64.contains("compiled here: drivers/acpi/pci_irq.o, drivers/pci/pci-acpi.o"),
+        arm64.contains(
+            "compiled here: drivers/acpi/pci_irq.o, drivers/pci/pci-acpi.o, drivers/pci/pci-sysfs.o"
+        ),
         "{arm64}"
     );
     let i386 = text(&report, "build-i386");
-    assert!(i386.contains("ARCH=i386"), "{i386}");
+    assert!(
+        i386.contains("ARCH=i386")
+            && i386.contains("drivers/pci/pci-sysfs.o")
+            && !i386.contains("not built by"),
+        "{i386}"
+    );
     assert!(
         text(&report, "build-noacpi").contains("# CONFIG_ACPI is not set"),
         "{}",

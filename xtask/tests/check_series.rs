@@ -146,12 +146,17 @@ fn breaks_build_at_1_fails_bisect_build_only_and_names_patch_1() {
     assert!(
         coverage.summary.starts_with("x86_64: patch 1/2 (0001-")
             && coverage.summary.contains("drivers/pci/pci-sysfs.c:")
-            && coverage.summary.contains("error: implicit declaration of function"),
+            && coverage
+                .summary
+                .contains("error: implicit declaration of function"),
         "{}",
         coverage.summary
     );
     assert!(
-        coverage.evidence.join("\n").contains("patch 2/2 0002-PCI-sysfs-add-pci_sysfs_legacy_irq.patch: builds"),
+        coverage
+            .evidence
+            .join("\n")
+            .contains("patch 2/2 0002-PCI-sysfs-add-pci_sysfs_legacy_irq.patch: builds"),
         "{:#?}",
         coverage.evidence
     );

@@ -11,7 +11,11 @@
 //! CONFIG_PCI=n) and `get-maintainer` (who to send it to). A revision is a
 //! name under patches/gsi-sysfs or a path to any directory holding a
 //! `series` file (tests check seeded bad series that way). The mail rules
-//! live in [`mail`], the two build checks in [`builds`].
+//! live in [`mail`], the two build checks in [`builds`]; the build
+//! coverage at every patch under seven variants (`build-x86_64`,
+//! `build-allno`, `build-noacpi`, `build-i386`, `build-arm64`, `build-w1`,
+//! `sparse`) in [`coverage`], and `abi-validate` and `kernel-doc` (the
+//! pin's own get_abi.pl and kernel-doc, new findings only) in [`docs`].
 //!
 //! What maintainers and b4 check of the mails themselves is in
 //! [`submission`]: `identity` (a real poster; placeholder-signed mails are
