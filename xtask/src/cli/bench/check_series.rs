@@ -133,3 +133,44 @@ pub fn rows(b: &CheckSeriesBench) -> Vec<(String, String)> {
     }
     rows
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(secs: f64, checks: &[(&str, f64)]) -> SeriesRun {
+        SeriesRun {
+            secs,
+            load: "7.0 6.9 6.8".into(),
+            failed: Vec::new(),
+            checks: checks
+                .iter()
+                .map(|(name, secs)| CheckTime {
+                    name: name.to_string(),
+                    status: "PASS".into(),
+                    secs: *secs,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_rows_pair_each_check_first_and_warm() {
+        let b = CheckSeriesBench {
+            revision: "rfc1".into(),
+            removed: vec![".build-145e92f6c5ab".into()],
+            first: run(1513.3, &[("subjects", 0.0), ("build-arm64", 451.2)]),
+            warm: run(300.0, &[("subjects", 0.0), ("build-arm64", 20.4)]),
+        };
+        let rows = rows(&b);
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        assert_eq!(rows[0].1, "1513 s / 300 s (load 7.0 6.9 6.8 / 7.0 6.9 6.8)");
+        assert_eq!(
+            rows[1],
+            (
+                "  build-arm64 (PASS)".to_string(),
+                "451 s / 20 s".to_string()
+            )
+        );
+    }
+}
