@@ -228,7 +228,10 @@ pub fn diagnostics(log: &str) -> Vec<Diagnostic> {
             .expect("valid regex");
     let mut found = std::collections::BTreeSet::new();
     for line in log.lines() {
-        let line = line.trim_end();
+        // gcc quotes with U+2018/U+2019 where the locale allows it (and
+        // ccache replays what it stored): one spelling for every run.
+        let line = line.trim_end().replace(['\u{2018}', '\u{2019}'], "'");
+        let line = line.as_str();
         if let Some(c) = re.captures(line) {
             let severity = match &c["sev"] {
                 "warning" => "warning",
@@ -709,7 +712,7 @@ mod tests {
         let log = "\
   CC      drivers/pci/pci-sysfs.o
 ../drivers/pci/pci-sysfs.c: In function 'gsi_show':
-../drivers/pci/pci-sysfs.c:123:13: warning: variable 'ret' set but not used [-Wunused-but-set-variable]
+../drivers/pci/pci-sysfs.c:123:13: warning: variable ‘ret’ set but not used [-Wunused-but-set-variable]
 ../include/linux/acpi.h:10:5: error: 'nr_ioapics' undeclared (first use in this function)
 ../include/linux/acpi.h:10:5: error: 'nr_ioapics' undeclared (first use in this function)
   CHECK   ../drivers/pci/pci-sysfs.c
