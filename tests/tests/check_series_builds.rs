@@ -184,7 +184,8 @@ fn a_break_only_without_acpi_fails_build_noacpi() {
     let noacpi = &report.check("build-noacpi").summary;
     assert!(
         noacpi.starts_with("CONFIG_ACPI=n: patch 2/2 (0002-")
-            && noacpi.contains("undefined reference to `pci_dev_acpi_gsi_attr_group'"),
+            && noacpi.contains("drivers/pci/pci-sysfs.c:")
+            && noacpi.contains("error: 'pci_dev_acpi_gsi_attr_group' undeclared"),
         "{noacpi}"
     );
 }
