@@ -339,8 +339,16 @@ pub(crate) fn make(
         .context("make did not finish")?;
     if !status.success() {
         let tail: Vec<String> = tail.into_iter().collect();
+        let hint = missing_command(&tail)
+            .map(|cmd| {
+                format!(
+                    "\nmake ran `{cmd}`, which is not installed: install the Debian package \
+                     that provides it (`apt-get install {cmd}` on most) and run again"
+                )
+            })
+            .unwrap_or_default();
         bail!(
-            "building revision {}: `make {}` failed ({status})\n{}\nfull log: {}",
+            "building revision {}: `make {}` failed ({status})\n{}{hint}\nfull log: {}",
             rev.name,
             args.join(" "),
             tail.join("\n"),
@@ -348,6 +356,18 @@ pub(crate) fn make(
         );
     }
     Ok(())
+}
+
+/// The command a failed make could not run, from the shell's own words
+/// (`/bin/sh: 1: lz4: not found`, bash's `lz4: command not found`).
+fn missing_command(lines: &[String]) -> Option<String> {
+    lines.iter().find_map(|line| {
+        let head = line
+            .strip_suffix(": not found")
+            .or_else(|| line.strip_suffix(": command not found"))?;
+        let cmd = head.rsplit(": ").next()?.trim();
+        (!cmd.is_empty() && !cmd.contains(' ')).then(|| cmd.to_string())
+    })
 }
 
 fn log_path_hint(log: &std::fs::File) -> String {
@@ -361,6 +381,25 @@ fn log_path_hint(log: &std::fs::File) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_tool_is_named_from_the_shells_words() {
+        let lines = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        // The tail of a real build on a machine without lz4.
+        let dash = lines(&[
+            "  LZ4     arch/x86/boot/compressed/vmlinux.bin.lz4",
+            "/bin/sh: 1: lz4: not found",
+            "make[4]: *** [../arch/x86/boot/compressed/Makefile:139: arch/x86/boot/compressed/vmlinux.bin.lz4] Error 127",
+        ]);
+        assert_eq!(missing_command(&dash).as_deref(), Some("lz4"));
+        let bash = lines(&["bash: line 1: zstd: command not found"]);
+        assert_eq!(missing_command(&bash).as_deref(), Some("zstd"));
+        let compile_error = lines(&[
+            "drivers/pci/pci-sysfs.c:12:10: fatal error: foo.h: No such file or directory",
+            "make[4]: *** [scripts/Makefile.build:229: drivers/pci/pci-sysfs.o] Error 1",
+        ]);
+        assert_eq!(missing_command(&compile_error), None);
+    }
 
     #[test]
     fn dropped_symbols_are_named() {

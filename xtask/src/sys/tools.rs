@@ -30,6 +30,9 @@ pub const BUILD: &[Tool] = &[
     tool("ccache", "ccache"),
     tool("git", "git"),
     tool("xz", "xz-utils"),
+    // boot.config compresses bzImage with LZ4 (CONFIG_KERNEL_LZ4): without
+    // the tool every build fails at its last step, vmlinux.bin.lz4.
+    tool("lz4", "lz4"),
     tool("dpkg-deb", "dpkg"),
     tool("apt-get", "apt"),
     tool("cpio", "cpio"),
