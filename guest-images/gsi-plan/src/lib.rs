@@ -1,7 +1,7 @@
 //! The contract between the host harness and the guest.
 //!
 //! The harness resolves a topology and a revision into a [`Plan`], writes it
-//! as TOML to [`PLAN_PATH`] inside the initramfs, and the guest suite builds
+//! as JSON to [`PLAN_PATH`] inside the initramfs, and the guest suite builds
 //! its trials from it. The guest answers on the serial console with the line
 //! protocol in [`protocol`]; the harness parses nothing else as a result.
 //! Both sides compile this one crate, so the format cannot drift.
@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Where the plan lives inside the initramfs.
-pub const PLAN_PATH: &str = "/etc/gsi/plan.toml";
+pub const PLAN_PATH: &str = "/etc/gsi/plan.json";
 /// Where the suite binary lives inside the initramfs.
 pub const SUITE_PATH: &str = "/bin/gsi-suite";
 
@@ -217,6 +217,21 @@ impl Plan {
     pub fn to_toml(&self) -> String {
         toml::to_string(self).expect("a Plan always serializes")
     }
+
+    /// The plan as the harness packs it into the initramfs.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a Plan always serializes")
+    }
+
+    /// A plan in either format: JSON (what the harness writes; it starts
+    /// with `{`) or TOML (written by hand, e.g. through `GSI_PLAN`).
+    pub fn parse(text: &str) -> Result<Plan, String> {
+        if text.trim_start().starts_with('{') {
+            serde_json::from_str(text).map_err(|err| err.to_string())
+        } else {
+            Plan::from_toml(text).map_err(|err| err.to_string())
+        }
+    }
 }
 
 /// Pin number to the name the kernel and the PCI spec use.
@@ -356,6 +371,13 @@ mod tests {
         assert!(text.contains("after_unbind = \"eagain\""), "{text}");
         assert!(text.contains("no_route = \"enxio\""), "{text}");
         assert_eq!(Plan::from_toml(&text).unwrap(), undecided);
+        for p in [&plan, &dom0, &undecided] {
+            assert_eq!(&Plan::parse(&p.to_json()).unwrap(), p);
+            assert_eq!(&Plan::parse(&p.to_toml()).unwrap(), p);
+        }
+        assert!(!plan.to_json().contains("xen_dom0"), "{}", plan.to_json());
+        let err = Plan::parse(&plan.to_json().replace("\"enxio\"", "\"zero\"")).unwrap_err();
+        assert!(err.contains("zero"), "{err}");
     }
 
     const RFC1_POLICY: Policy = Policy {

@@ -1,6 +1,7 @@
-//! The suite's command: `/bin/gsi-suite` in the guest (a link to `/init`,
-//! which calls [`run`] when started by that name) or the `gsi-suite`
-//! binary on a host. Loads the plan, snapshots the `gsi` files and the
+//! The suite's command: in the guest a forked child of `/init`
+//! ([`run_in_guest`]), or `/bin/gsi-suite` (a link to `/init`, which calls
+//! [`run`] when started by that name, e.g. from the debug shell), or the
+//! `gsi-suite` binary on a host. Loads the plan, snapshots the `gsi` files and the
 //! sysfs dump (printed after BEGIN, see [`crate::dump`]), and runs one
 //! libtest-mimic trial per check, sequentially in the order
 //! [`checks::trials`] gives (read-only checks first, by name), printing
@@ -8,7 +9,7 @@
 //! a newline because libtest has already printed `test <name> ... ` on the
 //! current line when the trial runs.
 //!
-//! Environment: `GSI_PLAN` replaces /etc/gsi/plan.toml, `GSI_SYSFS_ROOT`
+//! Environment: `GSI_PLAN` replaces /etc/gsi/plan.json (JSON or TOML), `GSI_SYSFS_ROOT`
 //! replaces /sys, `GSI_KMSG` replaces /dev/kmsg (host runs on fake trees).
 
 use std::env;
@@ -33,14 +34,27 @@ const BROKEN: u8 = 2;
 
 /// Runs the suite with the process's command line; returns the exit code.
 pub fn run() -> u8 {
-    let mut args = Arguments::from_args();
+    run_with(Arguments::from_args())
+}
+
+/// Runs the suite as `/init` does, in a forked child: one trial at a time,
+/// with no command line to parse (libtest's parser is code the emulated
+/// CPU would translate on every boot for one fixed setting).
+pub fn run_in_guest() -> u8 {
+    run_with(Arguments {
+        test_threads: Some(1),
+        ..Arguments::default()
+    })
+}
+
+fn run_with(mut args: Arguments) -> u8 {
     // Escape codes make console logs harder to read and diff.
     args.color.get_or_insert(ColorSetting::Never);
 
     let plan_path = env::var_os(PLAN_ENV).map_or_else(|| PathBuf::from(PLAN_PATH), PathBuf::from);
     let plan = match fs::read_to_string(&plan_path)
         .map_err(|err| err.to_string())
-        .and_then(|text| Plan::from_toml(&text).map_err(|err| err.to_string()))
+        .and_then(|text| Plan::parse(&text))
     {
         Ok(plan) => plan,
         Err(err) => {

@@ -8,7 +8,9 @@
 //! downloads the new build with apt (checked against the archive's signed
 //! index, and its control fields against the version asked for), stores
 //! it where the pin step finds it, and rewrites `version` and `sha256` in
-//! configs/kernel.toml, keeping every other line and comment.
+//! configs/kernel.toml, keeping every other line and comment. `list`
+//! also names the `[[also]]` trees check-series applies the series to
+//! (check `other-trees`) and whether the archive still serves them.
 
 use crate::config::kernel::{KernelToml, Source};
 use crate::pipeline::debian;
@@ -56,6 +58,38 @@ pub fn run(command: Command) -> Result<()> {
             }
             if !served.iter().any(|v| v == pinned) {
                 println!("the pinned build is not served any more: cargo xtask pin update");
+            }
+            // The [[also]] trees check-series applies the series to.
+            for also in &toml.also {
+                let role = if also.required {
+                    "required"
+                } else {
+                    "informational"
+                };
+                match &also.source {
+                    Source::Debian {
+                        package, version, ..
+                    } => {
+                        let now = debian::served_versions(package).unwrap_or_default();
+                        let state = if now.iter().any(|v| v == version) {
+                            "served".to_string()
+                        } else {
+                            format!(
+                                "not served any more (served: {}); edit that [[also]] entry",
+                                if now.is_empty() {
+                                    "none".to_string()
+                                } else {
+                                    now.join(", ")
+                                }
+                            )
+                        };
+                        println!("also ({role}): {package} {version}, {state}");
+                    }
+                    Source::Git { url, commit } => {
+                        println!("also ({role}): {url} @ {}", &commit[..12])
+                    }
+                    Source::Path { path } => println!("also ({role}): {}", path.display()),
+                }
             }
             Ok(())
         }

@@ -16,6 +16,24 @@ pub struct KernelToml {
     /// How the guest kernel is configured. Default: tinyconfig + kernel/boot.config.
     #[serde(default)]
     pub config: ConfigToml,
+    /// Other trees `check-series` applies each patch to (`git am --3way`),
+    /// besides the pin: an older stable kernel, a maintainer's branch.
+    /// Nothing is built or booted on them.
+    #[serde(default)]
+    pub also: Vec<AlsoPin>,
+}
+
+/// One `[[also]]` entry: a tree of any source kind, fetched, verified and
+/// cached like the pin.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlsoPin {
+    /// Whether a patch that does not apply to it fails `other-trees`.
+    /// Default false: reported with patch, file and line, informational.
+    #[serde(default)]
+    pub required: bool,
+    /// Where the tree comes from, as `[source]`.
+    pub source: Source,
 }
 
 /// Where the pinned tree comes from.
@@ -85,20 +103,12 @@ impl KernelToml {
     /// Cross-field rules, named by file and key.
     pub fn validate(&self, path: &Path) -> Result<()> {
         let file = config::display(path);
-        match &self.source {
-            Source::Debian { sha256, .. } => {
-                if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    bail!("{file}: source.sha256 must be 64 hex digits, found {sha256:?}");
-                }
+        validate_source(&file, "source", &self.source)?;
+        for (n, also) in self.also.iter().enumerate() {
+            validate_source(&file, &format!("also[{n}].source"), &also.source)?;
+            if also.source == self.source {
+                bail!("{file}: also[{n}] is the pin itself ([source]): list other trees there");
             }
-            Source::Git { commit, .. } => {
-                if commit.len() != 40 || !commit.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    bail!(
-                        "{file}: source.commit must be a full 40-hex commit id, found {commit:?}"
-                    );
-                }
-            }
-            Source::Path { .. } => {}
         }
         if !["tinyconfig", "allnoconfig", "defconfig"].contains(&self.config.base.as_str()) {
             bail!(
@@ -108,6 +118,24 @@ impl KernelToml {
         }
         Ok(())
     }
+}
+
+/// A source's hash or commit is well-formed; `key` names it in errors.
+fn validate_source(file: &str, key: &str, source: &Source) -> Result<()> {
+    match source {
+        Source::Debian { sha256, .. } => {
+            if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+                bail!("{file}: {key}.sha256 must be 64 hex digits, found {sha256:?}");
+            }
+        }
+        Source::Git { commit, .. } => {
+            if commit.len() != 40 || !commit.bytes().all(|b| b.is_ascii_hexdigit()) {
+                bail!("{file}: {key}.commit must be a full 40-hex commit id, found {commit:?}");
+            }
+        }
+        Source::Path { .. } => {}
+    }
+    Ok(())
 }
 
 /// The config inputs, read once.
@@ -247,5 +275,25 @@ mod tests {
         assert!(kind.unwrap_err().to_string().contains("svn"));
         let base = parse("[source]\nkind='path'\npath='x'\n[config]\nbase='bogusconfig'\n");
         assert!(base.unwrap_err().to_string().contains("config.base"));
+        let also = parse(
+            "[source]\nkind='path'\npath='x'\n[[also]]\n[also.source]\nkind='debian'\n\
+             package='p'\nversion='1'\nsha256='abc'\n",
+        );
+        assert!(also
+            .unwrap_err()
+            .to_string()
+            .contains("also[0].source.sha256"));
+        let itself =
+            parse("[source]\nkind='path'\npath='x'\n[[also]]\nsource={kind='path',path='x'}\n");
+        assert!(itself.unwrap_err().to_string().contains("the pin itself"));
+    }
+
+    #[test]
+    fn the_shipped_also_pin_is_debian_6_1_and_informational() {
+        let toml = KernelToml::load(&crate::project_root().join("configs/kernel.toml")).unwrap();
+        assert_eq!(toml.also.len(), 1);
+        assert!(!toml.also[0].required);
+        assert!(matches!(&toml.also[0].source,
+            Source::Debian { package, .. } if package == "linux-source-6.1"));
     }
 }

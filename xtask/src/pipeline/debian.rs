@@ -143,6 +143,14 @@ pub const KERNEL_PIN: PinFile = PinFile {
          configs/kernel.toml; every kernel then rebuilds on the new tree)",
 };
 
+/// An `[[also]]` tree of configs/kernel.toml (check-series' other-trees).
+pub const ALSO_PIN: PinFile = PinFile {
+    file: "configs/kernel.toml ([[also]])",
+    how_to_move: "Set version and sha256 of that [[also]] entry to a build the archive serves \
+         (`apt-cache policy <package>` lists them; `apt-get download <package>=<version>` and \
+         `sha256sum` give the hash), or remove the entry",
+};
+
 /// Xen's pin: moved by hand (no verb rewrites it).
 pub const XEN_PIN: PinFile = PinFile {
     file: "configs/xen.toml",

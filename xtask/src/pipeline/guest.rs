@@ -6,7 +6,7 @@ use crate::sys::progress::Reporter;
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 
-/// The target the guest binaries are built for (static-pie glibc).
+/// The target the guest binaries are built for (static glibc, not PIE).
 pub const TARGET: &str = "x86_64-unknown-linux-gnu";
 
 /// The built guest executables.
@@ -51,7 +51,16 @@ pub fn build_binaries(reporter: &Reporter, with_shell: bool) -> Result<GuestBina
         ])
         .dir(&root)
         .env("CARGO_TARGET_DIR", &target_dir)
-        .env("RUSTFLAGS", "-C target-feature=+crt-static")
+        // Static and not position-independent: a static-pie /init
+        // relocates itself (2464 relocations, every page of
+        // .data.rel.ro written) on each exec, and /init is exec'd twice
+        // per boot (as init, then as the suite). Measured A/B on q35
+        // (5 alternating boots each): `Run /init` to DONE 0.359 s ->
+        // 0.326 s, the initramfs 1.93 -> 1.87 MB.
+        .env(
+            "RUSTFLAGS",
+            "-C target-feature=+crt-static -C relocation-model=static",
+        )
         .stderr_to_stdout()
         .output()
         .context("running cargo for the guest crates")?;
@@ -94,7 +103,7 @@ pub fn initramfs(binaries: &GuestBinaries, plan: &gsi_plan::Plan, tables: &[u8])
     a.file("init", 0o755, &binaries.init);
     // One binary: /init runs the suite when started by this name.
     a.symlink(gsi_plan::SUITE_PATH, "/init");
-    a.file(gsi_plan::PLAN_PATH, 0o644, plan.to_toml().as_bytes());
+    a.file(gsi_plan::PLAN_PATH, 0o644, plan.to_json().as_bytes());
     if let Some(busybox) = &binaries.busybox {
         a.file("bin/busybox", 0o755, busybox);
         for applet in [

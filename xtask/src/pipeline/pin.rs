@@ -92,7 +92,50 @@ struct Stamp {
 pub fn resolve(kernel_toml: &Path, reporter: &Reporter) -> Result<Pin> {
     let toml = KernelToml::load(kernel_toml)?;
     let config = KernelConfig::read(kernel_toml, &toml.config)?;
-    let (key, pinned_by, description) = match &toml.source {
+    resolve_source(
+        kernel_toml,
+        &toml.source,
+        config,
+        crate::pipeline::debian::KERNEL_PIN,
+        reporter,
+    )
+}
+
+/// Every `[[also]]` tree of `configs/kernel.toml` (or `path`), each
+/// resolved like the pin (downloaded, verified, cached under
+/// `target/gsi/pin/`), or the error that stopped it, in file order.
+pub fn resolve_also(
+    kernel_toml: &Path,
+    reporter: &Reporter,
+) -> Result<Vec<(crate::config::kernel::AlsoPin, Result<Pin>)>> {
+    let toml = KernelToml::load(kernel_toml)?;
+    let config = KernelConfig::read(kernel_toml, &toml.config)?;
+    Ok(toml
+        .also
+        .iter()
+        .map(|also| {
+            let pin = resolve_source(
+                kernel_toml,
+                &also.source,
+                config.clone(),
+                crate::pipeline::debian::ALSO_PIN,
+                reporter,
+            );
+            (also.clone(), pin)
+        })
+        .collect())
+}
+
+/// One source made a [`Pin`]: its tree cached under `target/gsi/pin/`,
+/// keyed by the source's hash. `pinned` names the file for errors.
+fn resolve_source(
+    kernel_toml: &Path,
+    source: &Source,
+    config: KernelConfig,
+    pinned: crate::pipeline::debian::PinFile,
+    reporter: &Reporter,
+) -> Result<Pin> {
+    let (key, pinned_by, description) = match source {
         Source::Debian {
             package,
             version,
@@ -136,12 +179,12 @@ pub fn resolve(kernel_toml: &Path, reporter: &Reporter) -> Result<Pin> {
             }
             std::fs::create_dir_all(&dir)?;
             let scratch = tempfile::tempdir_in(&dir).context("creating a scratch directory")?;
-            let tree = match &toml.source {
+            let tree = match source {
                 Source::Debian {
                     package,
                     version,
                     sha256,
-                } => unpack_debian(package, version, sha256, scratch.path(), reporter)?,
+                } => unpack_debian(package, version, sha256, pinned, scratch.path(), reporter)?,
                 Source::Git { url, commit } => clone_git(url, commit, scratch.path(), reporter)?,
                 Source::Path { path } => {
                     let path = config::resolve(kernel_toml, path);
@@ -169,7 +212,7 @@ pub fn resolve(kernel_toml: &Path, reporter: &Reporter) -> Result<Pin> {
         }
     };
     Ok(Pin {
-        source: toml.source.clone(),
+        source: source.clone(),
         description,
         version: stamp.version,
         pinned_by,
@@ -219,16 +262,11 @@ fn unpack_debian(
     package: &str,
     version: &str,
     sha256: &str,
+    pinned: crate::pipeline::debian::PinFile,
     scratch: &Path,
     reporter: &Reporter,
 ) -> Result<PathBuf> {
-    let deb = download_deb(
-        package,
-        version,
-        sha256,
-        crate::pipeline::debian::KERNEL_PIN,
-        reporter,
-    )?;
+    let deb = download_deb(package, version, sha256, pinned, reporter)?;
     reporter.note(format!("pin: unpacking {}", deb.display()));
     let unpacked = scratch.join("unpacked");
     std::fs::create_dir_all(&unpacked)?;

@@ -39,6 +39,8 @@ pub fn render(report: &Report, topo_dir: &Path) -> String {
         out.push_str(&row(std::iter::once(format!("`{rev}`")).chain(cells)));
     }
 
+    out.push_str(&cost(&block));
+
     if !block.xfails.is_empty() {
         out.push_str("\nExpected failures (listed in configs/matrix.toml):\n\n");
         for x in &block.xfails {
@@ -63,6 +65,62 @@ pub fn render(report: &Report, topo_dir: &Path) -> String {
     for (topo, description) in &block.descriptions {
         out.push_str(&format!("- {topo}: {description}\n"));
     }
+    out
+}
+
+/// What each revision adds to a boot over `baseline` on the same
+/// topology, booted in the same run (both fresh, or both reused from one
+/// earlier run): when the kernel reached /init (its printk timestamp in
+/// the console log) and the boot to verdict. Empty without baseline.
+fn cost(block: &TestedOn) -> String {
+    if !block.revisions.iter().any(|r| r == "baseline") {
+        return String::new();
+    }
+    let others: Vec<&String> = block
+        .revisions
+        .iter()
+        .filter(|r| *r != "baseline")
+        .collect();
+    let init = |run: &crate::report::Run| {
+        std::fs::read_to_string(run.log_path(&[]))
+            .ok()
+            .and_then(|t| crate::cli::check_series::cost::init_time(&t))
+    };
+    let mut rows = String::new();
+    for rev in &others {
+        let cells = block.topologies.iter().map(|topo| {
+            let (Some(mine), Some(base)) = (block.run(rev, topo), block.run("baseline", topo))
+            else {
+                return "-".to_string();
+            };
+            // Only boots the suite ran to its end: a timeout's time says nothing.
+            let whole = |r: &crate::report::Run| {
+                matches!(
+                    r.verdict,
+                    crate::report::Verdict::Passed | crate::report::Verdict::TestFailed
+                ) && r.boot_s > 0.0
+            };
+            if mine.reused_from != base.reused_from || !whole(mine) || !whole(base) {
+                return "-".to_string();
+            }
+            let ratio = mine.boot_s / base.boot_s;
+            match (init(mine), init(base)) {
+                (Some(a), Some(b)) => format!("{:+.2} s, {ratio:.2}x", a - b),
+                _ => format!("{ratio:.2}x"),
+            }
+        });
+        rows.push_str(&row(std::iter::once(format!("`{rev}`")).chain(cells)));
+    }
+    let mut out = String::from(
+        "\nOver baseline (same run; /init delta from the kernel's printk timestamps, then \
+         boot to verdict as a ratio; TCG, so the host's load moves both):\n\n",
+    );
+    out.push_str(&row(std::iter::once("revision".to_string())
+        .chain(block.topologies.iter().map(|t| format!("`{t}`")))));
+    out.push_str(&row(
+        vec!["---".to_string(); block.topologies.len() + 1].into_iter()
+    ));
+    out.push_str(&rows);
     out
 }
 

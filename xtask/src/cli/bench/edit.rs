@@ -1,11 +1,15 @@
 //! The `edit` section: one added line in a message string of one patch
-//! (in a scratch copy of the series), then the matrix again: seconds to
-//! the edited revision's first verdict, which revisions rebuilt, which
-//! objects make compiled.
+//! (in a scratch copy of the series), then the matrix again as a
+//! developer runs it (unchanged results reused): seconds to the edited
+//! revision's first verdict and to the last verdict of its row, which
+//! revisions rebuilt, which objects make compiled. The row's time over
+//! (its incremental build + its boots' seconds / jobs) is the edit-to-row
+//! ratio: 1 when nothing waits idle and boots start as soon as their
+//! kernel exists.
 
 use super::warm::{build_profile, matrix_args, timed_matrix};
 use super::{round3, scratch_dir, Args, EditRun, Setup};
-use crate::pipeline::{build, revision};
+use crate::pipeline::{build, revision, selection};
 use crate::sys::progress::{Event, Reporter};
 use anyhow::{bail, Context, Result};
 use std::path::Path;
@@ -129,7 +133,13 @@ pub(super) fn edit(args: &Args, setup: &Setup, reporter: &Reporter) -> Result<Ed
     let old = std::env::var_os("GSI_PATCHES_DIR");
     std::env::set_var("GSI_PATCHES_DIR", &scratch);
     let edited_rev = revision::load(&scratch, &rev.name);
-    let result = timed_matrix(matrix_args(args, names.clone()), reporter);
+    // As a developer runs it after an edit: the unchanged revisions'
+    // identical earlier results are reused (their boots would only compete
+    // with the edited revision's build and boots for the cores).
+    let mut matrix_args = matrix_args(args, names.clone());
+    matrix_args.rerun = false;
+    let jobs = matrix_args.jobs.unwrap_or_else(selection::cores).max(1);
+    let result = timed_matrix(matrix_args, reporter);
     match old {
         Some(v) => std::env::set_var("GSI_PATCHES_DIR", v),
         None => std::env::remove_var("GSI_PATCHES_DIR"),
@@ -150,6 +160,7 @@ pub(super) fn edit(args: &Args, setup: &Setup, reporter: &Reporter) -> Result<Ed
         _ => None,
     });
     let lock_wait_s = lock_wait(&events, &rev.name);
+    let row = row_of(&events, &rev.name);
     let compiled = compiled_objects(
         &events
             .iter()
@@ -181,7 +192,39 @@ pub(super) fn edit(args: &Args, setup: &Setup, reporter: &Reporter) -> Result<Ed
         build_s,
         lock_wait_s,
         compiled,
+        row_done_s: row.done_s.map(round3),
+        row_boots: row.boots,
+        row_boot_secs: round3(row.boot_secs),
+        jobs,
     })
+}
+
+/// The edited revision's row in a matrix run's events.
+#[derive(Debug, Default, PartialEq)]
+struct Row {
+    /// When its last boot ended (seconds since the run started).
+    done_s: Option<f64>,
+    /// Its boots (a retried boot counts each time).
+    boots: usize,
+    /// The sum of their seconds.
+    boot_secs: f64,
+}
+
+fn row_of(events: &[(f64, Event)], revision: &str) -> Row {
+    let mut row = Row::default();
+    for (t, e) in events {
+        if let Event::BootEnd {
+            revision: r, secs, ..
+        } = e
+        {
+            if r == revision {
+                row.done_s = Some(*t);
+                row.boots += 1;
+                row.boot_secs += secs;
+            }
+        }
+    }
+    row
 }
 
 /// From the lock module's "waiting for another ... run" note to the start
@@ -263,6 +306,31 @@ diff --git a/drivers/pci/pci-sysfs.c b/drivers/pci/pci-sysfs.c\n\
         ];
         assert_eq!(lock_wait(&events, "v5"), Some(42.5));
         assert_eq!(lock_wait(&events[1..], "v5"), None);
+    }
+
+    #[test]
+    fn the_row_ends_at_the_edited_revisions_last_boot() {
+        let end = |revision: &str, secs: f64| Event::BootEnd {
+            revision: revision.into(),
+            topology: "q35".into(),
+            verdict: crate::report::Verdict::Passed,
+            secs,
+        };
+        let events = vec![
+            (40.0, end("v5", 2.0)),
+            (41.0, end("v4", 1.0)),
+            (43.5, end("v5", 3.0)),
+            (50.0, end("v4", 1.0)),
+        ];
+        assert_eq!(
+            row_of(&events, "v5"),
+            Row {
+                done_s: Some(43.5),
+                boots: 2,
+                boot_secs: 5.0
+            }
+        );
+        assert_eq!(row_of(&events, "rfc1"), Row::default());
     }
 
     #[test]

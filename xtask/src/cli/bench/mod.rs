@@ -12,9 +12,10 @@
 //! - `boots`: every topology booted `--boots` times one at a time: median,
 //!   min and max seconds, where the time goes (before the kernel, kernel,
 //!   init, suite) and QEMU's peak RSS;
-//! - `cold` (opt-in, `--cold`): `test-matrix` for one revision x topology in
-//!   an empty work dir with an empty ccache (only the pin's .deb present),
-//!   run as a subprocess so nothing is shared; a full kernel build;
+//! - `cold` (opt-in, `--cold`): README's first command, `cargo xtask
+//!   test-matrix`, in a fresh clone with an empty target/, work dir and
+//!   ccache (only the pin's .deb present), run as a subprocess so nothing
+//!   is shared: over its own first (cold) kernel build;
 //! - `vng` (opt-in, `--vng`): virtme-ng from PyPI with its own recommended
 //!   config, booting its kernel to run `true` under TCG, side by side;
 //! - `flake` (opt-in, `--flake N`): [`flake`];
@@ -83,12 +84,14 @@ pub struct Args {
     /// Boots at once in the warm, edit and flake runs (default: cores).
     #[arg(long, short)]
     pub jobs: Option<usize>,
-    /// Also the cold run: an empty work dir and ccache, one revision x
-    /// topology from scratch. A full kernel build: 15-40 minutes of 2 cores.
+    /// Also the cold run: README's first command (`cargo xtask
+    /// test-matrix`) in a fresh clone of this checkout's HEAD with an empty
+    /// work dir, ccache and target/. A cold kernel build, then every other
+    /// revision from ccache and every boot: 10-40 minutes of 2 cores.
     #[arg(long)]
     pub cold: bool,
-    /// Revision/topology of the cold run (default: the newest revision on
-    /// q35).
+    /// Only this revision/topology in the cold run (`test-matrix -r REV
+    /// -t TOPO`) instead of the whole command.
     #[arg(long, value_name = "REV/TOPO")]
     pub cold_run: Option<String>,
     /// Also virtme-ng side by side. The first time builds its kernel
@@ -306,6 +309,28 @@ pub struct EditRun {
     pub lock_wait_s: Option<f64>,
     /// Objects make compiled (`CC` lines of the build log).
     pub compiled: Vec<String>,
+    /// Seconds from the start of the run to the last verdict of the
+    /// edited revision's row.
+    #[serde(default)]
+    pub row_done_s: Option<f64>,
+    /// Boots of that row, and the sum of their seconds.
+    #[serde(default)]
+    pub row_boots: usize,
+    #[serde(default)]
+    pub row_boot_secs: f64,
+    /// Boots at once in the run.
+    #[serde(default)]
+    pub jobs: usize,
+}
+
+impl EditRun {
+    /// Edit to the row's verdicts / (its incremental build + its boots'
+    /// seconds / jobs): what the run added to the work it had to do.
+    pub fn row_ratio(&self) -> Option<f64> {
+        let done = self.row_done_s?;
+        let work = self.build_s? + self.row_boot_secs / self.jobs.max(1) as f64;
+        (work > 0.0).then(|| done / work)
+    }
 }
 
 /// Per-boot figures of one topology.
@@ -349,20 +374,42 @@ pub struct Compared {
     pub wall: Stats,
 }
 
-/// The cold run.
+/// The cold run: README's first command in a fresh clone with an empty
+/// work dir and ccache.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ColdRun {
-    pub revision: String,
-    pub topology: String,
+    /// The command, as run in the clone.
+    pub command: String,
+    /// Wall seconds of the whole command, cargo's build of the harness
+    /// included.
     pub secs: f64,
+    /// Cargo building the harness before its first line.
+    pub xtask_build_s: Option<f64>,
     /// Unpacking and committing the pinned tree.
     pub pin_s: Option<f64>,
-    /// Building the guest crates (cached by cargo across runs: not cold).
+    /// Building the guest crates (from nothing: the clone's own target/).
     pub guest_s: Option<f64>,
-    pub build_s: Option<f64>,
-    pub boot_s: Option<f64>,
-    pub verdict: String,
+    /// Each kernel build, in the order they ended: the first one compiled
+    /// with an empty ccache (the cold build), the others reused it.
+    pub builds: Vec<(String, f64)>,
+    /// Boots run and their verdicts (name -> count).
+    pub boots: usize,
+    pub verdicts: BTreeMap<String, usize>,
     pub exit: Option<i32>,
+}
+
+impl ColdRun {
+    /// The first kernel build: the one with an empty ccache.
+    pub fn cold_build_s(&self) -> Option<f64> {
+        self.builds.first().map(|(_, s)| *s)
+    }
+
+    /// The whole command / one cold kernel build of the same config, both
+    /// in this run.
+    pub fn ratio(&self) -> Option<f64> {
+        let build = self.cold_build_s()?;
+        (build > 0.0).then(|| self.secs / build)
+    }
 }
 
 pub fn run(args: Args) -> Result<()> {

@@ -71,6 +71,26 @@ pub fn targets(r: &BenchReport) -> Vec<Target> {
         }
         None => {}
     }
+    // Issue 16, target 5: the edit to its row's verdicts over the work
+    // that row needs (its incremental build + its boots / jobs).
+    if let Some(Measured::Measured(e)) = &r.edit {
+        rows.push(Target {
+            what: format!(
+                "edit to row: {} s to {}'s {} verdicts / (build {} + {:.1} s of boots / {} jobs)",
+                e.row_done_s.map_or("-".into(), |s| format!("{s:.1}")),
+                e.revision,
+                e.row_boots,
+                opt_s(e.build_s),
+                e.row_boot_secs,
+                e.jobs
+            ),
+            measured: e
+                .row_ratio()
+                .map_or("no row".into(), |x| format!("{x:.2}x")),
+            target: "<= 1.10x".into(),
+            met: e.row_ratio().map(|x| x <= 1.10),
+        });
+    }
     let boot = |name: &str| -> Option<&TopologyBoots> {
         r.boots.as_ref()?.get()?.iter().find(|b| b.topology == name)
     };
@@ -148,22 +168,32 @@ pub fn targets(r: &BenchReport) -> Vec<Target> {
         }
         None => {}
     }
+    // Issue 16, target 4: README's first command from nothing over one
+    // cold kernel build (the run's own first build, empty ccache).
     match &r.cold {
         Some(Measured::Measured(c)) => rows.push(Target {
             what: format!(
-                "cold {}/{} (pin {}, guest {}, build {}, boot {})",
-                c.revision,
-                c.topology,
+                "cold `{}`: {:.0} s / its cold kernel build {} (cargo {}, pin {}, guest {}, {} builds, {} boots{})",
+                c.command,
+                c.secs,
+                opt_s(c.cold_build_s()),
+                opt_s(c.xtask_build_s),
                 opt_s(c.pin_s),
                 opt_s(c.guest_s),
-                opt_s(c.build_s),
-                opt_s(c.boot_s)
+                c.builds.len(),
+                c.boots,
+                match c.exit {
+                    Some(0) => String::new(),
+                    other => format!(", exit {other:?}"),
+                }
             ),
-            measured: format!("{:.0} s, {}", c.secs, c.verdict),
-            target: "-".into(),
-            met: None,
+            measured: c.ratio().map_or("-".into(), |x| format!("{x:.2}x")),
+            target: "<= 1.50x".into(),
+            met: c.ratio().map(|x| x <= 1.5),
         }),
-        Some(Measured::NotMeasured { reason }) => rows.push(not("cold", "-", reason.clone())),
+        Some(Measured::NotMeasured { reason }) => {
+            rows.push(not("cold", "<= 1.50x", reason.clone()))
+        }
         None => {}
     }
     match &r.check_series {
@@ -459,6 +489,54 @@ mod tests {
         let vng = find("virtme-ng");
         assert_eq!(vng.met, None);
         assert_eq!(vng.measured, "not measured: vng: qemu failed");
+    }
+
+    #[test]
+    fn the_edit_and_cold_ratios_are_rows() {
+        let mut r = sample_report();
+        let matrix = match r.warm.clone().unwrap() {
+            Measured::Measured(m) => m,
+            Measured::NotMeasured { .. } => unreachable!(),
+        };
+        r.edit = Some(Measured::Measured(crate::cli::bench::EditRun {
+            revision: "rfc1".into(),
+            patch: "0001.patch".into(),
+            line_before: "a".into(),
+            line_after: "b".into(),
+            first_verdict_s: Some(50.0),
+            first_verdict: Some("q35: passed".into()),
+            matrix,
+            build_s: Some(40.0),
+            lock_wait_s: None,
+            compiled: vec![],
+            row_done_s: Some(66.0),
+            row_boots: 20,
+            row_boot_secs: 40.0,
+            jobs: 2,
+        }));
+        r.cold = Some(Measured::Measured(crate::cli::bench::ColdRun {
+            command: "cargo xtask test-matrix --no-install".into(),
+            secs: 900.0,
+            xtask_build_s: Some(60.0),
+            pin_s: Some(65.0),
+            guest_s: Some(80.0),
+            builds: vec![("baseline".into(), 400.0), ("v4".into(), 120.0)],
+            boots: 84,
+            verdicts: BTreeMap::new(),
+            exit: Some(0),
+        }));
+        let rows = targets(&r);
+        let find = |what: &str| rows.iter().find(|r| r.what.starts_with(what)).unwrap();
+        let edit = find("edit to row");
+        // 66 / (40 + 40 / 2)
+        assert_eq!((edit.met, edit.measured.as_str()), (Some(true), "1.10x"));
+        let cold = find("cold `cargo xtask test-matrix");
+        assert_eq!((cold.met, cold.measured.as_str()), (Some(false), "2.25x"));
+        assert!(
+            cold.what.contains("/ its cold kernel build 400 s"),
+            "{}",
+            cold.what
+        );
     }
 
     #[test]

@@ -346,6 +346,67 @@ pub(super) fn posted_toml(rev: &Revision) -> PathBuf {
         .join("posted.toml")
 }
 
+/// The revision `rev` follows, and where that was found: `previous` in
+/// configs/matrix.toml for a revision under patches/gsi-sysfs, else
+/// v(N-1) beside the revision's directory. Err says why there is none.
+pub(super) fn previous_revision(
+    rev: &Revision,
+    version: u32,
+) -> std::result::Result<(Revision, String), String> {
+    let parent = rev.dir.parent().unwrap_or(Path::new("."));
+    let series = revision::series_dir();
+    let matrix_path = crate::config::matrix::path();
+    if rev.origin.is_none() && parent == series {
+        let matrix = crate::config::matrix::load(&matrix_path).map_err(|e| format!("{e:#}"))?;
+        if let Some(previous) = matrix.previous(&rev.name) {
+            let prev = revision::load(&series, previous).map_err(|e| format!("{e:#}"))?;
+            return Ok((
+                prev,
+                format!(
+                    "revisions.{}.previous = {previous:?} in {}",
+                    rev.name,
+                    crate::config::display(&matrix_path)
+                ),
+            ));
+        }
+    }
+    let no_entry = format!(
+        "{} names no previous revision for {}",
+        crate::config::display(&matrix_path),
+        rev.name
+    );
+    if version <= 1 {
+        let hint = if rev.origin.is_none() && parent == series {
+            format!(
+                " (add `previous = \"<revision>\"` under [revisions.{}] if it follows one)",
+                rev.name
+            )
+        } else {
+            String::new()
+        };
+        return Err(format!(
+            "{no_entry}, and as v1 it has no v(N-1): nothing to compare with{hint}"
+        ));
+    }
+    let candidate = format!("v{}", version - 1);
+    if !parent.join(&candidate).join("series").is_file() {
+        return Err(format!(
+            "{no_entry}, and there is no {candidate} in {} to compare with",
+            crate::config::display(parent)
+        ));
+    }
+    let mut prev = revision::load(parent, &candidate).map_err(|e| format!("{e:#}"))?;
+    if parent != series {
+        prev.name = crate::config::display(&prev.dir);
+    }
+    Ok((prev, format!("v{version} follows {candidate} beside it")))
+}
+
+/// `git range-diff` of the previous revision against this one, both
+/// applied with `git am` on the pin. Informational (a PASS whatever the
+/// differences), but it fails when it cannot run: the previous revision
+/// does not apply, or git range-diff fails. A revision that follows none
+/// is a SKIP with the reason. The output is kept in the log directory.
 pub(super) fn check_range_diff(
     pin: &Pin,
     rev: &Revision,
@@ -353,69 +414,213 @@ pub(super) fn check_range_diff(
     version: u32,
     reporter: &Reporter,
 ) -> Result<CheckResult> {
-    if version <= 1 {
-        return Ok(CheckResult::pass(
-            "v1: no earlier version to compare with",
-            Vec::new(),
-        ));
-    }
-    let previous = format!("v{}", version - 1);
-    let parent = rev.dir.parent().unwrap_or(Path::new("."));
-    if !parent.join(&previous).join("series").is_file() {
-        return Ok(CheckResult::pass(
-            format!(
-                "no {previous} in {} to compare with (informational)",
-                crate::config::display(parent)
-            ),
-            Vec::new(),
-        ));
-    }
-    let mut prev = revision::load(parent, &previous)?;
-    if parent != revision::series_dir() {
-        prev.name = crate::config::display(&prev.dir);
-    }
-    let prev_tree = revision::prepare(pin, &prev, reporter)
-        .with_context(|| format!("applying the previous revision {previous}"))?;
+    let (prev, why) = match previous_revision(rev, version) {
+        Ok(found) => found,
+        Err(reason) => return Ok(CheckResult::skip(format!("no previous revision: {reason}"))),
+    };
+    let previous = prev.name.clone();
+    let prev_tree = match revision::prepare(pin, &prev, reporter) {
+        Ok(tree) => tree,
+        Err(err) => {
+            let text = format!("{err:#}");
+            let mut evidence = vec![format!("previous revision: {previous} ({why})")];
+            evidence.extend(text.lines().map(str::to_string));
+            return Ok(CheckResult::fail(
+                format!(
+                    "the previous revision {previous} does not apply to the pin {}, so there is \
+                     nothing to range-diff against: rebase it, or name another in {why}",
+                    &pin.base[..12]
+                ),
+                evidence,
+            ));
+        }
+    };
     let prev_head = git(&prev_tree.dir, &["rev-parse", "HEAD"])?;
     let head = git(&tree.dir, &["rev-parse", "HEAD"])?;
     let old = format!("{}..{}", pin.base, prev_head.trim());
     let new = format!("{}..{}", pin.base, head.trim());
     let output = git::cmd(&tree.dir, &["range-diff", "--no-color", &old, &new]).output()?;
     if !output.status.success() {
-        return Ok(CheckResult::fail(
-            format!("git range-diff {previous}..{} failed", rev.name),
+        let mut evidence = vec![format!(
+            "git range-diff {old} {new} in {}",
+            tree.dir.display()
+        )];
+        evidence.extend(
             String::from_utf8_lossy(&output.stderr)
                 .lines()
-                .map(str::to_string)
-                .collect(),
+                .map(str::to_string),
+        );
+        return Ok(CheckResult::fail(
+            format!("git range-diff {previous} -> {} failed", rev.name),
+            evidence,
         ));
     }
     let text = String::from_utf8_lossy(&output.stdout).to_string();
     let saved = crate::work_dir().join("logs").join(format!(
         "check-series-{}-range-diff.txt",
-        rev.name.replace('/', "-")
+        rev.name.replace(['/', '='], "-")
     ));
     crate::write_atomic(&saved, text.as_bytes())?;
-    let pairs = text
-        .lines()
-        .filter(|l| {
-            l.split_whitespace()
-                .nth(2)
-                .is_some_and(|s| ["=", "!", "<", ">"].contains(&s))
-        })
-        .count();
-    let mut evidence = vec![format!(
-        "git range-diff {old} {new} (full output: {})",
-        crate::config::display(&saved)
-    )];
-    evidence.extend(text.lines().map(str::to_string));
+    let summary = summarise_range_diff(&text);
+    let mut evidence = vec![
+        format!("previous revision: {previous} ({why})"),
+        format!(
+            "git range-diff {old} {new} (full output, {} line(s): {})",
+            text.lines().count(),
+            crate::config::display(&saved)
+        ),
+    ];
+    // The pair lines only: the full diff of diffs is in the file.
+    evidence.extend(
+        text.lines()
+            .filter(|l| range_diff_pair(l).is_some())
+            .map(str::to_string),
+    );
     Ok(CheckResult::pass(
         format!(
-            "informational: {previous} ({} patch(es)) -> v{version} ({} patch(es)), {pairs} \
-             range-diff entries",
+            "informational: {previous} ({} patch(es)) -> {} ({} patch(es)): {summary}",
             prev.patches.len(),
+            rev.name,
             rev.patches.len()
         ),
         evidence,
     ))
+}
+
+/// The marker of one `git range-diff` pair line (`1:  abc = 1:  def ...`):
+/// `=` same, `!` changed, `<` only in the old range, `>` only in the new.
+fn range_diff_pair(line: &str) -> Option<char> {
+    let mut words = line.split_whitespace();
+    let first = words.next()?;
+    if !first.ends_with(':')
+        || !first[..first.len() - 1]
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '-')
+    {
+        return None;
+    }
+    words.next()?;
+    let marker = words.next()?;
+    match marker {
+        "=" | "!" | "<" | ">" => marker.chars().next(),
+        _ => None,
+    }
+}
+
+/// `2 changed, 1 only in the previous revision, ...` from range-diff's output.
+pub(super) fn summarise_range_diff(text: &str) -> String {
+    let count = |m: char| {
+        text.lines()
+            .filter(|l| range_diff_pair(l) == Some(m))
+            .count()
+    };
+    let parts: Vec<String> = [
+        ('=', "unchanged"),
+        ('!', "changed"),
+        ('<', "dropped (only in the previous revision)"),
+        ('>', "new (only in this revision)"),
+    ]
+    .iter()
+    .filter_map(|(m, what)| {
+        let n = count(*m);
+        (n > 0).then(|| format!("{n} {what}"))
+    })
+    .collect();
+    if parts.is_empty() {
+        "no patch pairs in the output".to_string()
+    } else {
+        parts.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What git range-diff 2.39 printed for v5 -> rfc1 (pair lines and
+    /// one line of a diff of diffs).
+    const RANGE_DIFF: &str = "\
+1:  43794e4 < -:  ------- ACPI: PCI: add a query for a link's IRQ that allocates nothing
+2:  4ae407b < -:  ------- ACPI: PCI: add acpi_pci_irq_gsi() to report a device's GSI
+-:  ------- > 1:  31c3133 ACPI: PCI: Record the GSI that routing a device's INTx found
+3:  5a869f8 ! 2:  a1a8253 PCI/sysfs: add gsi attribute
+    @@ Metadata
+    -    PCI/sysfs: add gsi attribute
+";
+
+    #[test]
+    fn range_diff_pairs_are_counted_by_marker() {
+        assert_eq!(
+            summarise_range_diff(RANGE_DIFF),
+            "1 changed, 2 dropped (only in the previous revision), 1 new (only in this revision)"
+        );
+        assert_eq!(
+            summarise_range_diff("1:  aaaaaaa = 1:  bbbbbbb PCI: x\n"),
+            "1 unchanged"
+        );
+        assert_eq!(summarise_range_diff(""), "no patch pairs in the output");
+        assert_eq!(range_diff_pair("    @@ Metadata"), None);
+    }
+
+    const MAINTAINERS: &str = "\
+ACPI
+M:\tRafael J. Wysocki <rafael@kernel.org>
+L:\tlinux-acpi@vger.kernel.org
+F:\tdrivers/acpi/
+F:\tinclude/linux/acpi.h
+
+PCI SUBSYSTEM
+M:\tBjorn Helgaas <bhelgaas@google.com>
+L:\tlinux-pci@vger.kernel.org
+F:\tDocumentation/ABI/testing/sysfs-bus-pci
+F:\tdrivers/acpi/pci*
+F:\tdrivers/pci/
+
+THE REST
+L:\tlinux-kernel@vger.kernel.org
+F:\t*
+F:\t*/
+";
+
+    /// get_maintainer.pl's answer for rfc1 on the pin, as it printed it.
+    const ANSWER: &str = "\
+Bjorn Helgaas <bhelgaas@google.com> (supporter:PCI SUBSYSTEM)
+\"Rafael J. Wysocki\" <rafael@kernel.org> (supporter:ACPI)
+Len Brown <lenb@kernel.org> (reviewer:ACPI)
+linux-kernel@vger.kernel.org (open list)
+linux-pci@vger.kernel.org (open list:PCI SUBSYSTEM)
+linux-acpi@vger.kernel.org (open list:ACPI)
+";
+
+    #[test]
+    fn get_maintainer_fails_without_the_pci_or_the_acpi_list() {
+        let sections = maintainers::parse(MAINTAINERS);
+        let mails: Vec<Mail> = std::fs::read_dir(revision::series_dir().join("rfc1"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("000"))
+            .filter(|p| !p.ends_with("0000-cover-letter.patch"))
+            .map(|p| mail::read(&p).unwrap())
+            .collect();
+        assert_eq!(mails.len(), 2);
+        let whole = check_get_maintainer(&Ok(ANSWER.to_string()), &mails, &sections);
+        assert_eq!(whole.status, Status::Pass, "{whole:?}");
+        for list in ["linux-acpi@vger.kernel.org", "linux-pci@vger.kernel.org"] {
+            let cut: String = ANSWER
+                .lines()
+                .filter(|l| !l.starts_with(list))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            let result = check_get_maintainer(&Ok(cut), &mails, &sections);
+            assert_eq!(result.status, Status::Fail, "{list}: {result:?}");
+            assert!(result.summary.contains(list), "{}", result.summary);
+        }
+        let none = check_get_maintainer(
+            &Err("scripts/get_maintainer.pl did not answer: x".into()),
+            &mails,
+            &sections,
+        );
+        assert_eq!(none.status, Status::Fail);
+    }
 }

@@ -11,7 +11,10 @@
 //! purpose, so its mails are rewritten with the poster's identity (the
 //! `From:` of a placeholder author and every placeholder `Signed-off-by:`)
 //! into a directory of their own; the checks read those, and they are the
-//! mails to send. A real author who is not the poster is left alone.
+//! mails to send. Only a mail whose author is a placeholder is re-signed:
+//! a mail from a real author is left alone, so a placeholder sign-off in
+//! it (a commit made where git had no identity) fails `identity` instead
+//! of being papered over.
 
 use super::mail::Person;
 use anyhow::{Context, Result};
@@ -153,13 +156,15 @@ pub fn poster(option: Option<&str>, dir: &Path) -> Poster {
     }
 }
 
-/// One mail's text with a placeholder author and placeholder sign-offs
-/// replaced by `poster`; the second value lists what was replaced.
+/// One mail's text with a placeholder author, and then its placeholder
+/// sign-offs, replaced by `poster`; the second value lists what was
+/// replaced. A mail from a real author is returned as it is.
 pub fn resign(text: &str, poster: &Person) -> (String, Vec<String>) {
     let mut changed = Vec::new();
     let mut out = String::with_capacity(text.len());
     let mut in_headers = true;
     let mut past_message = false;
+    let mut placeholder_author = false;
     for line in text.split_inclusive('\n') {
         let bare = line.trim_end_matches(['\n', '\r']);
         if in_headers && bare.is_empty() {
@@ -173,10 +178,11 @@ pub fn resign(text: &str, poster: &Person) -> (String, Vec<String>) {
                 .and_then(|v| parse(v).ok())
                 .filter(|p| placeholder(&p.email).is_some())
                 .map(|p| {
+                    placeholder_author = true;
                     changed.push(format!("From: {p} -> {poster}"));
                     format!("From: {poster}")
                 })
-        } else if !past_message {
+        } else if !past_message && placeholder_author {
             bare.trim_start()
                 .strip_prefix("Signed-off-by:")
                 .and_then(|v| parse(v).ok())
@@ -290,5 +296,11 @@ mod tests {
         assert!(text.contains("\nSigned-off-by: Ada <ada@kernel.org>\n---\n"));
         // Below --- is the diff: a removed line there is not a sign-off.
         assert!(text.ends_with("---\nSigned-off-by: Dev <dev@example.org>\n"));
+        // A real author's mail is not touched: its placeholder sign-off is
+        // a mistake for the identity check to report.
+        let real = mail.replace("From: Dev <dev@example.org>", "From: Eve <eve@kernel.org>");
+        let (text, changed) = resign(&real, &poster);
+        assert!(changed.is_empty(), "{changed:?}");
+        assert_eq!(text, real);
     }
 }

@@ -5,8 +5,9 @@
 //! The checks: `apply` (git am on the pin), `bisect-build` (the base config
 //! builds at every patch), `checkpatch` (--strict), `subjects` (`[PATCH vN
 //! k/n]`, cover letter 0/n), `signed-off` (by the author), `changelog`
-//! (every earlier version named), `range-diff` (against v(N-1) when the
-//! series directory has it), `abi-doc` (a new sysfs attribute has a
+//! (every earlier version named), `range-diff` (git range-diff against
+//! the `previous` revision of configs/matrix.toml, else v(N-1) beside it;
+//! SKIP when there is none, FAIL when it cannot run), `abi-doc` (a new sysfs attribute has a
 //! `What:` under Documentation/ABI/), `build-only` (CONFIG_ACPI=n,
 //! CONFIG_PCI=n) and `get-maintainer` (who to send it to). A revision is a
 //! name under patches/gsi-sysfs or a path to any directory holding a
@@ -27,16 +28,21 @@
 //! not one already posted, per the series' posted.toml). `subjects` also
 //! applies the subject prefix rule that [`maintainers`] derives from the
 //! pin's MAINTAINERS, and `get-maintainer` fails when its answer misses a
-//! list MAINTAINERS gives for the touched files.
+//! list MAINTAINERS gives for the touched files. [`trees`] applies the
+//! series with `git am --3way` to the pin and every `[[also]]` tree of
+//! configs/kernel.toml (`other-trees`); [`cost`] shows the boot time the
+//! series adds over baseline, from stored test-matrix boots (`cost`).
 
 pub mod builds;
 mod checks;
+pub mod cost;
 pub mod coverage;
 pub mod docs;
 pub mod identity;
 pub mod mail;
 pub mod maintainers;
 pub mod submission;
+pub mod trees;
 
 use crate::pipeline::pin::{self, Pin};
 use crate::pipeline::revision::{self, Revision};
@@ -99,8 +105,9 @@ impl Args {
 }
 
 /// The order checks are reported in.
-pub const CHECKS: [&str; 24] = [
+pub const CHECKS: [&str; 26] = [
     "apply",
+    "other-trees",
     "bisect-build",
     "checkpatch",
     "subjects",
@@ -112,6 +119,7 @@ pub const CHECKS: [&str; 24] = [
     "version",
     "changelog",
     "range-diff",
+    "cost",
     "abi-doc",
     "abi-validate",
     "kernel-doc",
@@ -167,9 +175,9 @@ pub struct Check {
 /// What a check function returns; [`timed`] adds the name and the time.
 #[derive(Debug, Clone)]
 pub struct CheckResult {
-    status: Status,
-    summary: String,
-    evidence: Vec<String>,
+    pub status: Status,
+    pub summary: String,
+    pub evidence: Vec<String>,
 }
 
 impl CheckResult {
@@ -410,6 +418,11 @@ pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
         applied = tree;
         Ok(outcome)
     }));
+    checks.push(timed("other-trees", reporter, || {
+        let also = pin::resolve_also(&crate::config::configs_dir().join("kernel.toml"), reporter)?;
+        let scratch = crate::work_dir().join("check-series").join("other-trees");
+        trees::check_other_trees(&pin, also, &mails, &scratch, reporter)
+    }));
     checks.push(timed("subjects", reporter, || {
         Ok(checks::check_subjects(
             &rev,
@@ -521,6 +534,7 @@ pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
         None => Ok(CheckResult::skip("the series does not apply (see apply)")),
         Some(tree) => checks::check_range_diff(&pin, &rev, tree, version, reporter),
     }));
+    checks.push(timed("cost", reporter, || cost::check_cost(&pin, &rev)));
     let mut check_tree: Option<CheckTree> = None;
     checks.push(timed("bisect-build", reporter, || {
         if args.skip_builds {
