@@ -133,11 +133,33 @@ fn missing_abi_fails_abi_doc_only_and_names_the_attribute() {
 
 #[test]
 fn breaks_build_at_1_fails_bisect_build_only_and_names_patch_1() {
+    // Of the build-coverage variants only the matrix config's (which
+    // shares bisect-build's O= dir) runs here; tests/tests/
+    // check_series_builds.rs runs the others.
     let report = check(Args {
         objects: vec!["drivers/pci/pci-sysfs.o".into()],
+        coverage: vec!["build-x86_64".into()],
         ..posting(fixture("breaks-build-at-1"))
     });
-    assert_only(&report, &["bisect-build"]);
+    assert_only(&report, &["bisect-build", "build-x86_64"]);
+    let coverage = report.check("build-x86_64");
+    assert!(
+        coverage.summary.starts_with("x86_64: patch 1/2 (0001-")
+            && coverage.summary.contains("drivers/pci/pci-sysfs.c:")
+            && coverage
+                .summary
+                .contains("error: implicit declaration of function"),
+        "{}",
+        coverage.summary
+    );
+    assert!(
+        coverage
+            .evidence
+            .join("\n")
+            .contains("patch 2/2 0002-PCI-sysfs-add-pci_sysfs_legacy_irq.patch: builds"),
+        "{:#?}",
+        coverage.evidence
+    );
     let bisect = report.check("bisect-build");
     assert!(
         bisect
@@ -278,4 +300,61 @@ fn an_unknown_revision_lists_the_known_ones() {
         run_with(&Args::new("v99"), &Reporter::silent()).unwrap_err()
     );
     assert!(err.contains("v99") && err.contains("baseline"), "{err}");
+}
+
+/// The failures of the shipped rfc1 the seeded variants are made from
+/// (rfc1 plus one flaw): a variant must fail exactly these and its own.
+fn rfc1_failures(args: Args) -> Vec<String> {
+    let report = check(Args {
+        revision: "rfc1".to_string(),
+        ..args
+    });
+    report.failed().iter().map(|s| s.to_string()).collect()
+}
+
+fn assert_rfc1_plus(report: &Report, rfc1: &[String], seeded: &str) {
+    let mut expected: Vec<String> = rfc1.to_vec();
+    if !expected.iter().any(|c| c == seeded) {
+        expected.push(seeded.to_string());
+    }
+    expected.sort_by_key(|c| CHECKS.iter().position(|n| n == c));
+    let failed: Vec<String> = report.failed().iter().map(|s| s.to_string()).collect();
+    assert_eq!(failed, expected, "{report:#?}");
+}
+
+#[test]
+fn an_abi_entry_with_a_misspelt_tag_fails_abi_validate() {
+    let rfc1 = rfc1_failures(skip_builds(String::new()));
+    assert!(!rfc1.contains(&"abi-validate".to_string()), "{rfc1:?}");
+    let report = check(skip_builds(fixture("abi-invalid")));
+    assert_rfc1_plus(&report, &rfc1, "abi-validate");
+    let abi = text(&report, "abi-validate");
+    assert!(
+        abi.contains("Documentation/ABI/testing/sysfs-bus-pci:")
+            && abi.contains("doesn't have a description")
+            && abi.contains("Details:"),
+        "{abi}"
+    );
+    // The regex check still finds the What: line: only the validator sees it.
+    assert_eq!(report.check("abi-doc").status, Status::Pass);
+    assert_eq!(report.check("kernel-doc").status, Status::Pass);
+}
+
+#[test]
+fn an_incomplete_kernel_doc_comment_fails_kernel_doc() {
+    let rfc1 = rfc1_failures(skip_builds(String::new()));
+    let report = check(skip_builds(fixture("kernel-doc-warning")));
+    assert_rfc1_plus(&report, &rfc1, "kernel-doc");
+    let doc = report.check("kernel-doc");
+    assert!(
+        doc.summary
+            .starts_with("2 new kernel-doc warning(s): drivers/pci/pci-acpi.c:")
+            && doc.summary.contains("'attr' not described in 'gsi_show'"),
+        "{}",
+        doc.summary
+    );
+    // The touched files' warnings that were there before do not count.
+    let evidence = doc.evidence.join("\n");
+    assert!(evidence.contains("warning(s) on the base"), "{evidence}");
+    assert_eq!(report.check("abi-validate").status, Status::Pass);
 }

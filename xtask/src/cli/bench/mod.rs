@@ -18,11 +18,15 @@
 //!   is shared: over its own first (cold) kernel build;
 //! - `vng` (opt-in, `--vng`): virtme-ng from PyPI with its own recommended
 //!   config, booting its kernel to run `true` under TCG, side by side;
-//! - `flake` (opt-in, `--flake N`): [`flake`].
+//! - `flake` (opt-in, `--flake N`): [`flake`];
+//! - `check-series` (opt-in, `--check-series`): `check-series` of the
+//!   revision from cold `O=` dirs, then warm, every check timed
+//!   ([`check_series`]).
 //!
 //! Nothing here is asserted against a target: the table says met or missed.
 
 mod boots;
+pub mod check_series;
 mod cold;
 mod edit;
 pub mod flake;
@@ -54,6 +58,7 @@ pub enum Section {
     Cold,
     Vng,
     Flake,
+    CheckSeries,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -101,6 +106,10 @@ pub struct Args {
     /// beside a kernel build, and count what went wrong by cause.
     #[arg(long, value_name = "N")]
     pub flake: Option<usize>,
+    /// Also `check-series` of the revision: first from cold `O=` dirs,
+    /// then warm, each check timed.
+    #[arg(long)]
+    pub check_series: bool,
     /// In the flake run, drop kernel command-line words of the topologies
     /// that start with this (e.g. `tsc_early_khz`), to measure a setting.
     #[arg(long, value_name = "WORD")]
@@ -143,6 +152,9 @@ impl Args {
             }
             if self.flake.is_some() {
                 s.push(Section::Flake);
+            }
+            if self.check_series {
+                s.push(Section::CheckSeries);
             }
             s
         } else {
@@ -238,6 +250,8 @@ pub struct BenchReport {
     pub vng: Option<Measured<vng::VngRun>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flake: Option<Measured<flake::FlakeRun>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_series: Option<Measured<check_series::CheckSeriesBench>>,
     /// Peak RSS of this process (the harness, with every in-process
     /// section it ran), MiB.
     pub harness_peak_mib: f64,
@@ -525,6 +539,7 @@ fn run_sections(args: &Args, sections: &[Section], reporter: &Reporter) -> Resul
         cold: None,
         vng: None,
         flake: None,
+        check_series: None,
         harness_peak_mib: 0.0,
     };
     reporter.stage(format!(
@@ -536,29 +551,50 @@ fn run_sections(args: &Args, sections: &[Section], reporter: &Reporter) -> Resul
             .join(", "),
         report.host.load_start
     ));
-    let setup = setup(args, reporter)?;
-    report.accel = setup.accel.name().into();
+    // check-series builds its own trees: it needs no kernel or guest.
+    let setup = if sections.iter().any(|s| *s != Section::CheckSeries) {
+        let setup = setup(args, reporter)?;
+        report.accel = setup.accel.name().into();
+        Some(setup)
+    } else {
+        report.accel = "-".into();
+        None
+    };
     for section in sections {
+        if *section == Section::CheckSeries {
+            report.check_series = Some(Measured::from_result(check_series::run(
+                &report.revision,
+                reporter,
+            )));
+            if let Some(Err(reason)) = section_error(&report, *section) {
+                reporter.send(Event::Warn(format!(
+                    "bench {section:?}: not measured: {reason}"
+                )));
+            }
+            continue;
+        }
+        let setup = setup.as_ref().expect("set up for every other section");
         match section {
             Section::Warm => {
                 report.warm = Some(Measured::from_result(warm::warm(args, reporter)));
             }
             Section::Edit => {
-                report.edit = Some(Measured::from_result(edit::edit(args, &setup, reporter)));
+                report.edit = Some(Measured::from_result(edit::edit(args, setup, reporter)));
             }
             Section::Boots => {
-                report.boots = Some(Measured::from_result(boots::boots(args, &setup, reporter)));
+                report.boots = Some(Measured::from_result(boots::boots(args, setup, reporter)));
             }
             Section::Cold => {
-                report.cold = Some(Measured::from_result(cold::cold(args, &setup, reporter)));
+                report.cold = Some(Measured::from_result(cold::cold(args, setup, reporter)));
             }
             Section::Vng => {
                 report.vng = Some(Measured::from_result(vng::run(
-                    &setup,
+                    setup,
                     args.vng_boots,
                     reporter,
                 )));
             }
+            Section::CheckSeries => unreachable!("run above"),
             Section::Flake => {
                 let options = flake::Options {
                     n: args.flake.unwrap_or(10),
@@ -566,9 +602,7 @@ fn run_sections(args: &Args, sections: &[Section], reporter: &Reporter) -> Resul
                     drop: args.flake_drop.clone(),
                     append: args.flake_append.clone(),
                 };
-                report.flake = Some(Measured::from_result(flake::run(
-                    &setup, &options, reporter,
-                )));
+                report.flake = Some(Measured::from_result(flake::run(setup, &options, reporter)));
             }
         }
         if let Some(Err(reason)) = section_error(&report, *section) {
@@ -596,6 +630,7 @@ fn section_error(report: &BenchReport, section: Section) -> Option<Result<(), St
         Section::Cold => err(&report.cold),
         Section::Vng => err(&report.vng),
         Section::Flake => err(&report.flake),
+        Section::CheckSeries => err(&report.check_series),
     }
 }
 
@@ -686,13 +721,14 @@ mod tests {
             vec![Section::Warm, Section::Edit, Section::Boots]
         );
         assert_eq!(
-            parse(&["--cold", "--flake", "3"]),
+            parse(&["--cold", "--flake", "3", "--check-series"]),
             vec![
                 Section::Warm,
                 Section::Edit,
                 Section::Boots,
                 Section::Cold,
-                Section::Flake
+                Section::Flake,
+                Section::CheckSeries
             ]
         );
         assert_eq!(

@@ -196,6 +196,22 @@ pub fn targets(r: &BenchReport) -> Vec<Target> {
         }
         None => {}
     }
+    match &r.check_series {
+        Some(Measured::Measured(b)) => {
+            for (what, measured) in super::check_series::rows(b) {
+                rows.push(Target {
+                    what,
+                    measured,
+                    target: "-".into(),
+                    met: None,
+                });
+            }
+        }
+        Some(Measured::NotMeasured { reason }) => {
+            rows.push(not("check-series", "-", reason.clone()))
+        }
+        None => {}
+    }
     rows
 }
 
@@ -449,6 +465,7 @@ mod tests {
                 reason: "vng: qemu failed\nmore".into(),
             }),
             flake: None,
+            check_series: None,
             harness_peak_mib: 20.0,
         }
     }

@@ -45,7 +45,7 @@ pub enum Targets {
 }
 
 impl Targets {
-    fn make_goals(&self) -> Vec<String> {
+    pub(super) fn make_goals(&self) -> Vec<String> {
         match self {
             Targets::Vmlinux => vec!["vmlinux".to_string()],
             Targets::Objects(objects) => {
@@ -91,14 +91,14 @@ pub fn touched_objects(mails: &[Mail]) -> Vec<String> {
 
 /// The shared tree, locked, with the series applied.
 pub struct CheckTree<'a> {
-    pin: &'a Pin,
+    pub(super) pin: &'a Pin,
     /// The revision under its tree name (for prepare and make's messages).
-    rev: Revision,
+    pub(super) rev: Revision,
     /// The revision's own name, for messages.
-    label: String,
-    dir: PathBuf,
+    pub(super) label: String,
+    pub(super) dir: PathBuf,
     /// One commit per patch, in order.
-    commits: Vec<String>,
+    pub(super) commits: Vec<String>,
     head: String,
     marker: PathBuf,
     _lock: Lock,
@@ -156,7 +156,21 @@ impl<'a> CheckTree<'a> {
         })
     }
 
-    fn log(&self, what: &str) -> PathBuf {
+    /// Before the tree leaves the series' last commit: the marker names
+    /// it, so an interrupted run is repaired by the next one.
+    pub(super) fn leave_head(&self) -> Result<()> {
+        std::fs::write(&self.marker, &self.head)?;
+        Ok(())
+    }
+
+    /// Back at the series' last commit, the marker gone.
+    pub(super) fn back_to_head(&self) -> Result<()> {
+        checkout(&self.dir, &self.head)?;
+        std::fs::remove_file(&self.marker)?;
+        Ok(())
+    }
+
+    pub(super) fn log(&self, what: &str) -> PathBuf {
         crate::work_dir().join("logs").join(format!(
             "check-series-{}-{what}.log",
             self.label.replace('/', "-")
@@ -437,7 +451,7 @@ fn symbol(line: &str) -> Option<String> {
 }
 
 /// The setting lines of a fragment, shown as `CONFIG_X=n` / `CONFIG_X=y`.
-fn settings(contents: &str) -> Vec<String> {
+pub(super) fn settings(contents: &str) -> Vec<String> {
     contents
         .lines()
         .map(str::trim)
@@ -452,7 +466,7 @@ fn settings(contents: &str) -> Vec<String> {
 }
 
 /// What the final .config says about a `CONFIG_X=v` setting.
-fn found(config: &str, setting: &str) -> String {
+pub(super) fn found(config: &str, setting: &str) -> String {
     let name = setting.split('=').next().unwrap_or(setting);
     let line = config
         .lines()
@@ -478,7 +492,7 @@ fn config_label(config: &KernelConfig) -> String {
 /// built-in.a lists it, or, for a part of a composite object (acpi-y
 /// parts such as drivers/acpi/pci_irq.o live inside acpi.o), kbuild left
 /// it in this config's O= dir.
-fn membership(out: &Path, objects: &[String]) -> Vec<(String, bool)> {
+pub(super) fn membership(out: &Path, objects: &[String]) -> Vec<(String, bool)> {
     objects
         .iter()
         .map(|object| {
@@ -505,7 +519,7 @@ fn membership(out: &Path, objects: &[String]) -> Vec<(String, bool)> {
 
 /// The part of build.rs's make error worth quoting: the last lines and
 /// the log path (its first line names the tree, not the revision).
-fn make_failure(err: &anyhow::Error) -> String {
+pub(super) fn make_failure(err: &anyhow::Error) -> String {
     let text = format!("{err:#}");
     let mut lines: Vec<&str> = text.lines().collect();
     if lines.len() > 1 && lines[0].starts_with("building revision") {
@@ -553,7 +567,7 @@ fn make(
     build::make(tree, out, &args, &mut file, rev, reporter)
 }
 
-fn checkout(dir: &Path, commit: &str) -> Result<()> {
+pub(super) fn checkout(dir: &Path, commit: &str) -> Result<()> {
     git(
         dir,
         &[

@@ -12,7 +12,11 @@
 //! CONFIG_PCI=n) and `get-maintainer` (who to send it to). A revision is a
 //! name under patches/gsi-sysfs or a path to any directory holding a
 //! `series` file (tests check seeded bad series that way). The mail rules
-//! live in [`mail`], the two build checks in [`builds`].
+//! live in [`mail`], the two build checks in [`builds`]; the build
+//! coverage at every patch under seven variants (`build-x86_64`,
+//! `build-allno`, `build-noacpi`, `build-i386`, `build-arm64`, `build-w1`,
+//! `sparse`) in [`coverage`], and `abi-validate` and `kernel-doc` (the
+//! pin's own get_abi.pl and kernel-doc, new findings only) in [`docs`].
 //!
 //! What maintainers and b4 check of the mails themselves is in
 //! [`submission`]: `identity` (a real poster; placeholder-signed mails are
@@ -32,6 +36,8 @@
 pub mod builds;
 mod checks;
 pub mod cost;
+pub mod coverage;
+pub mod docs;
 pub mod identity;
 pub mod mail;
 pub mod maintainers;
@@ -76,6 +82,11 @@ pub struct Args {
     /// user.email). Placeholder-signed mails are re-signed with it.
     #[arg(long, value_name = "NAME <MAIL>")]
     pub identity: Option<String>,
+    /// Run only these build-coverage checks (build-x86_64, build-allno,
+    /// build-noacpi, build-i386, build-arm64, build-w1, sparse; repeatable
+    /// or comma-separated); the others are reported as SKIP.
+    #[arg(long = "coverage", value_name = "CHECK", value_delimiter = ',')]
+    pub coverage: Vec<String>,
 }
 
 impl Args {
@@ -88,12 +99,13 @@ impl Args {
             json: None,
             jobs: None,
             identity: None,
+            coverage: Vec::new(),
         }
     }
 }
 
 /// The order checks are reported in.
-pub const CHECKS: [&str; 17] = [
+pub const CHECKS: [&str; 26] = [
     "apply",
     "other-trees",
     "bisect-build",
@@ -109,7 +121,16 @@ pub const CHECKS: [&str; 17] = [
     "range-diff",
     "cost",
     "abi-doc",
+    "abi-validate",
+    "kernel-doc",
     "build-only",
+    "build-x86_64",
+    "build-allno",
+    "build-noacpi",
+    "build-i386",
+    "build-arm64",
+    "build-w1",
+    "sparse",
     "get-maintainer",
 ];
 
@@ -494,6 +515,14 @@ pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
         checks::check_checkpatch(&pin, &mails)
     }));
     checks.push(timed("abi-doc", reporter, || Ok(checks::check_abi(&mails))));
+    checks.push(timed("abi-validate", reporter, || match &applied {
+        None => Ok(CheckResult::skip("the series does not apply (see apply)")),
+        Some(tree) => docs::check_abi_validate(&tree.dir, &pin.base, &mails),
+    }));
+    checks.push(timed("kernel-doc", reporter, || match &applied {
+        None => Ok(CheckResult::skip("the series does not apply (see apply)")),
+        Some(tree) => docs::check_kernel_doc(&tree.dir, &pin.base, &mails),
+    }));
     checks.push(timed("get-maintainer", reporter, || {
         Ok(checks::check_get_maintainer(
             &maintainers_answer,
@@ -535,6 +564,14 @@ pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
         ];
         tree.build_only(&fragments, &mails, &targets, jobs, reporter)
     }));
+    checks.extend(coverage_checks(
+        args,
+        &pin,
+        check_tree.as_ref(),
+        &mails,
+        jobs,
+        reporter,
+    )?);
     drop(check_tree);
     checks.sort_by_key(|c| CHECKS.iter().position(|n| *n == c.name));
 
@@ -559,6 +596,45 @@ pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
             .with_context(|| format!("writing the JSON report to {}", path.display()))?;
     }
     Ok(report)
+}
+
+/// The build-coverage checks, one per variant (see [`coverage`]).
+fn coverage_checks(
+    args: &Args,
+    pin: &Pin,
+    tree: Option<&CheckTree>,
+    mails: &[Mail],
+    jobs: usize,
+    reporter: &Reporter,
+) -> Result<Vec<Check>> {
+    for name in &args.coverage {
+        if !coverage::CHECKS.contains(&name.as_str()) {
+            bail!(
+                "--coverage {name}: no such check; the build-coverage checks are {}",
+                coverage::CHECKS.join(", ")
+            );
+        }
+    }
+    let touched = builds::touched_objects(mails);
+    Ok(coverage::variants(pin)?
+        .iter()
+        .map(|variant| {
+            timed(variant.check, reporter, || {
+                if args.skip_builds {
+                    return Ok(CheckResult::skip("--skip-builds"));
+                }
+                if !args.coverage.is_empty() && !args.coverage.iter().any(|c| c == variant.check) {
+                    return Ok(CheckResult::skip("not asked for (--coverage)"));
+                }
+                let Some(tree) = tree else {
+                    return Ok(CheckResult::skip(
+                        "no tree to build (the series does not apply or bisect-build could not run)",
+                    ));
+                };
+                tree.coverage(variant, mails, &touched, jobs, reporter)
+            })
+        })
+        .collect())
 }
 
 /// Runs one check, timing it; an error is a FAIL that quotes it.
