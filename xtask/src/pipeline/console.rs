@@ -157,6 +157,9 @@ pub struct Console {
     pub hypervisor: bool,
     /// The hypervisor panicked (`(XEN) Panic on CPU`).
     pub hypervisor_panic: bool,
+    /// The hypervisor reported dom0's death (`(XEN) d0v0 Triple fault`,
+    /// `(XEN) Hardware Dom0 crashed`), whatever dom0 was doing then.
+    pub dom0_crashed: bool,
     /// The hypervisor's last lines, at most [`HYPERVISOR_TAIL`], for the
     /// verdict's detail when it failed.
     pub hypervisor_tail: std::collections::VecDeque<String>,
@@ -192,15 +195,20 @@ impl Console {
         if line.contains("Run /init as init process") {
             self.init_started = true;
         }
-        if line.starts_with(XEN_PREFIX) {
+        // Xen and dom0 share the serial port: a Xen line can start in the
+        // middle of one of dom0's (`test x ... (XEN) d0v0 Triple fault`).
+        if let Some(xen) = line.find(XEN_PREFIX).map(|at| &line[at..]) {
             self.hypervisor = true;
-            if line.contains("Panic on CPU") {
+            if xen.contains("Panic on CPU") {
                 self.hypervisor_panic = true;
+            }
+            if xen.contains("Triple fault") || xen.contains("Dom0 crashed") {
+                self.dom0_crashed = true;
             }
             if self.hypervisor_tail.len() == HYPERVISOR_TAIL {
                 self.hypervisor_tail.pop_front();
             }
-            self.hypervisor_tail.push_back(line.to_string());
+            self.hypervisor_tail.push_back(xen.to_string());
         }
         if line.starts_with("qemu-system-") && self.qemu_errors.len() < 20 {
             self.qemu_errors.push(line.to_string());
@@ -510,7 +518,8 @@ pub fn judge(
     let mut problems = Vec::new();
     let verdict = if !console.panic.is_empty() {
         Verdict::KernelPanic
-    } else if console.hypervisor_panic {
+    } else if console.hypervisor_panic || console.dom0_crashed {
+        // Xen's word that dom0 died outranks the suite's missing end.
         Verdict::HypervisorFailed
     } else if console.ended && console.done {
         problems = console.problems(planned);
@@ -578,6 +587,8 @@ impl Console {
     pub fn hypervisor_failure(&self) -> String {
         let what = if self.hypervisor_panic {
             "the hypervisor panicked"
+        } else if self.dom0_crashed && self.init_started {
+            "the hypervisor reported dom0's death while /init ran"
         } else if self.kernel_started {
             "dom0's kernel started but never ran /init"
         } else {

@@ -446,3 +446,26 @@ fn a_hypervisor_that_never_starts_init_is_its_own_verdict() {
         .hypervisor_failure()
         .starts_with("the hypervisor never started"));
 }
+
+#[test]
+fn xen_reporting_dom0_dead_mid_suite_is_hypervisor_failed() {
+    // Xen's line lands in the middle of one of dom0's on the shared port.
+    let log = "\
+(XEN) Xen version 4.17.7 (Debian 4.17.7+13-g2445b30a44-0+deb12u1)
+[    0.000000] Linux version 6.12.117+ (gsi@workbench)
+[    1.000000] Run /init as init process
+@@GSI-BEGIN 3
+test rng-s03::gsi-concurrent        ... (XEN) d0v0 Triple fault - invoking HVM shutdown action 1
+(XEN) Hardware Dom0 shutdown: rebooting machine
+";
+    let c = Console::parse(log);
+    assert!(c.dom0_crashed && c.init_started);
+    let v = judge(&c, Ending::Exited(Some(0)), None, &none).verdict;
+    assert_eq!(v, Verdict::HypervisorFailed);
+    let detail = c.hypervisor_failure();
+    assert!(
+        detail.starts_with("the hypervisor reported dom0's death while /init ran"),
+        "{detail}"
+    );
+    assert!(detail.contains("\n  (XEN) d0v0 Triple fault - invoking HVM shutdown action 1"));
+}
