@@ -268,12 +268,7 @@ pub(super) fn check_get_maintainer(
         Err(err) => return CheckResult::fail(err.clone(), Vec::new()),
     };
     let (to, cc) = mail::recipients(text);
-    let mut files: Vec<String> = mails
-        .iter()
-        .flat_map(|m| mail::touched_files(m.diff()))
-        .collect();
-    files.sort();
-    files.dedup();
+    let files = mail::series_touched_files(mails);
     // The lists of every section owning a touched file.
     let required: Vec<(String, String)> = maintainers::lists_for(sections, &files)
         .into_iter()

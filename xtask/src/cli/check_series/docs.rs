@@ -9,18 +9,11 @@
 //! never checked out to another commit.
 
 use super::coverage::{diagnostics, new_diagnostics, Diagnostic};
-use super::mail::{touched_files, Mail};
+use super::mail::{series_touched_files, Mail};
 use super::CheckResult;
 use crate::sys::process::Cmd;
 use anyhow::{bail, Context, Result};
 use std::path::Path;
-
-fn touched(mails: &[Mail]) -> Vec<String> {
-    let mut files: Vec<String> = mails.iter().flat_map(|m| touched_files(m.diff())).collect();
-    files.sort();
-    files.dedup();
-    files
-}
 
 /// `path` as it is at `commit`, None when it does not exist there.
 fn show(tree: &Path, commit: &str, path: &str) -> Option<Vec<u8>> {
@@ -37,7 +30,7 @@ fn show(tree: &Path, commit: &str, path: &str) -> Option<Vec<u8>> {
 /// `scripts/kernel-doc -Wall -none` on the touched .c/.h files, at the
 /// base and at the series' last commit.
 pub fn check_kernel_doc(tree: &Path, base: &str, mails: &[Mail]) -> Result<CheckResult> {
-    let files: Vec<String> = touched(mails)
+    let files: Vec<String> = series_touched_files(mails)
         .into_iter()
         .filter(|f| f.ends_with(".c") || f.ends_with(".h"))
         .collect();
@@ -135,7 +128,7 @@ pub fn abi_warnings(text: &str) -> Vec<Diagnostic> {
 /// `scripts/get_abi.pl validate` over Documentation/ABI/ at the base and
 /// at the series' last commit, when the series changes an ABI file.
 pub fn check_abi_validate(tree: &Path, base: &str, mails: &[Mail]) -> Result<CheckResult> {
-    let changed: Vec<String> = touched(mails)
+    let changed: Vec<String> = series_touched_files(mails)
         .into_iter()
         .filter(|f| f.starts_with("Documentation/ABI/"))
         .collect();

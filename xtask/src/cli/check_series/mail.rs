@@ -390,6 +390,12 @@ fn diff_lines(diff: &str) -> impl Iterator<Item = (String, &str)> {
     })
 }
 
+/// Files any mail of the series changes, sorted, each once.
+pub fn series_touched_files(mails: &[Mail]) -> Vec<String> {
+    let files: BTreeSet<String> = mails.iter().flat_map(|m| touched_files(m.diff())).collect();
+    files.into_iter().collect()
+}
+
 /// Files a diff changes (the `b/` side; the `a/` side for deletions).
 pub fn touched_files(diff: &str) -> Vec<String> {
     let mut files = BTreeSet::new();

@@ -62,12 +62,7 @@ pub fn apply_to(pin: &Pin, mails: &[Mail], scratch: &Path, blobs_from: &Path) ->
         lent.push_str(&format!("{}\n", objects.display()));
         std::fs::write(&alternates, lent)?;
     }
-    let mut files: Vec<String> = mails
-        .iter()
-        .flat_map(|m| mail::touched_files(m.diff()))
-        .collect();
-    files.sort();
-    files.dedup();
+    let files = mail::series_touched_files(mails);
     let mut sparse = vec!["sparse-checkout", "set", "--no-cone"];
     sparse.extend(files.iter().map(|f| f.as_str()));
     am_env(git::cmd(&tree, &sparse)).run()?;
