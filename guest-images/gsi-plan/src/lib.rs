@@ -203,6 +203,12 @@ pub struct Device {
     /// children). The trial runs after every other one.
     #[serde(default, skip_serializing_if = "is_false")]
     pub unbind: bool,
+    /// Its driver switches it to plain MSI (not MSI-X), which moves its
+    /// `irq` to the MSI's number: the one device class whose `irq` leaves
+    /// the GSI in every mode, Xen dom0 included, so a `gsi` that reports
+    /// the irq fails there. `irq-vs-gsi` checks that it did.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub msi: bool,
 }
 
 fn is_false(flag: &bool) -> bool {
@@ -344,6 +350,7 @@ mod tests {
                 link_undecided: false,
                 routed_at_boot: true,
                 unbind: true,
+                msi: false,
             }],
             xen_dom0: None,
         };

@@ -144,8 +144,13 @@ impl Check {
             // a pin has nothing for enable to route.
             Check::GsiAfterEnable | Check::GsiAfterDisable => !bound && device.pin != 0,
             Check::GsiAfterUnbind => bound && device.unbind,
-            Check::IrqOracle => bound && routed && !pciback,
-            Check::IrqVsGsi => plan.irq_is_gsi.is_some() && bound && routed && !pciback,
+            // A device on plain MSI: its irq is the MSI's, with no INTx
+            // GSI behind it (a PV dom0 logs no pirq line for it either);
+            // irq-vs-gsi checks that it is.
+            Check::IrqOracle => bound && routed && !pciback && !device.msi,
+            Check::IrqVsGsi => {
+                (plan.irq_is_gsi.is_some() || device.msi) && bound && routed && !pciback
+            }
             Check::PrivcmdGsi => pciback && routed,
             Check::GsiPcibackRebind => pciback && device.unbind,
             // xen-pciback's own bind and unbind are gsi-pciback-rebind's.
@@ -927,23 +932,27 @@ impl Suite {
     }
 
     fn irq_vs_gsi(&self, device: &Device) -> Result<Verdict, String> {
-        let (Some(same), Expected::Gsi(gsi)) =
-            (self.plan.irq_is_gsi, Expected::of(&self.plan, device))
-        else {
-            return Ok(Verdict::Ignored(
-                "nothing asserted about irq versus GSI".to_owned(),
-            ));
+        let Expected::Gsi(gsi) = Expected::of(&self.plan, device) else {
+            return Ok(Verdict::Ignored("no GSI expected".to_owned()));
         };
         let irq = self.irq_of(device)?;
-        let chip = self.chip_of(irq)?;
-        if chip_kind(&chip) == Chip::Msi {
-            return Ok(Verdict::Ignored(msi_reason(irq, &chip)));
-        }
         let found = format!(
             "{}/irq = {irq}, GSI {gsi}{}",
             self.system.device(&device.bdf).display(),
             route(device)
         );
+        if device.msi {
+            return self.irq_is_msi(device, irq, gsi, &found);
+        }
+        let Some(same) = self.plan.irq_is_gsi else {
+            return Ok(Verdict::Ignored(
+                "nothing asserted about irq versus GSI".to_owned(),
+            ));
+        };
+        let chip = self.chip_of(irq)?;
+        if chip_kind(&chip) == Chip::Msi {
+            return Ok(Verdict::Ignored(msi_reason(irq, &chip)));
+        }
         let topology = &self.plan.topology;
         Ok(match (same, irq == gsi) {
             (true, true) => Verdict::Passed(format!("{found}: irq == GSI as {topology} promises")),
@@ -953,6 +962,42 @@ impl Suite {
             (true, false) => Verdict::Failed(format!("{found}: expected irq == GSI on {topology}")),
             (false, true) => Verdict::Failed(format!(
                 "{found}: expected irq != GSI on {topology} (dynamic IOAPIC irqdomain)"
+            )),
+        })
+    }
+
+    /// A device the topology puts on plain MSI: its `irq` must be one of
+    /// its own MSIs (`msi_irqs/<irq>` reads `msi`, in every mode: native,
+    /// PVH, and a PV dom0's MSI pirqs) and differ from the GSI, or the
+    /// device cannot tell a `gsi` that reports the irq from a right one.
+    fn irq_is_msi(
+        &self,
+        device: &Device,
+        irq: u32,
+        gsi: u32,
+        found: &str,
+    ) -> Result<Verdict, String> {
+        let path = self
+            .device_dir(device)?
+            .join("msi_irqs")
+            .join(irq.to_string());
+        let at = path.display();
+        let topology = &self.plan.topology;
+        Ok(match read_text(&path) {
+            Ok(kind) if kind == "msi" && irq != gsi => Verdict::Passed(format!(
+                "{found}: irq is its MSI ({at} reads msi), not the GSI, as {topology} promises"
+            )),
+            Ok(kind) if kind == "msi" => Verdict::Failed(format!(
+                "{found}: irq is its MSI ({at}), but its number equals the GSI: this device \
+                 cannot tell the GSI from the irq on {topology}"
+            )),
+            Ok(other) => Verdict::Failed(format!(
+                "{found}: {at} reads {other:?}, expected msi: {topology} promises the driver \
+                 switches the device to plain MSI"
+            )),
+            Err(err) => Verdict::Failed(format!(
+                "{found}: irq is not among its MSIs ({err}): {topology} promises the driver \
+                 switches the device to plain MSI (does it bind? CONFIG_PCI_MSI?)"
             )),
         })
     }

@@ -500,6 +500,11 @@ pub struct DeviceToml {
     /// against the routing model where the model decides.
     #[serde(default)]
     pub gsi: Option<u32>,
+    /// The driver switches the device to plain MSI, so its `irq` becomes
+    /// the MSI's and leaves the GSI (ioh3420 under pcieport). Needs a
+    /// driver and a pin. Default: false.
+    #[serde(default)]
+    pub msi: bool,
 }
 
 /// A loaded, validated topology.
@@ -605,6 +610,15 @@ impl Topology {
             }
             if !spec.acpi_irq && dev.gsi.is_some() {
                 bail!("{at}: acpi_irq = false means no device has a GSI; remove gsi");
+            }
+            if dev.msi
+                && (dev.gsi.is_none() || matches!(dev.driver.as_deref(), None | Some(PCIBACK)))
+            {
+                bail!(
+                    "{at}: msi = true promises a driver that moves irq from the GSI to an MSI: \
+                     it needs a gsi and a driver other than \"{PCIBACK}\" (which releases the \
+                     IRQ); remove msi or add them"
+                );
             }
             if dev.driver.as_deref() == Some(PCIBACK) && spec.hypervisor.is_none() {
                 bail!(
@@ -781,6 +795,20 @@ gsi = 23
         assert!(pciback.contains("[hypervisor]"), "{pciback}");
         let pciback = parse(&xen.replace("virtio-pci", "pciback")).unwrap();
         assert_eq!(pciback.pciback_devices().count(), 1);
+    }
+
+    #[test]
+    fn msi_needs_a_driver_and_a_gsi() {
+        let msi = GOOD.replace("gsi = 23", "gsi = 23\nmsi = true");
+        assert!(parse(&msi).unwrap().spec.devices[0].msi);
+        assert!(!parse(GOOD).unwrap().spec.devices[0].msi);
+        for bad in [
+            msi.replace("driver = \"virtio-pci\"\n", ""),
+            msi.replace("gsi = 23\n", ""),
+        ] {
+            let err = parse(&bad).unwrap_err().to_string();
+            assert!(err.contains("msi = true promises a driver"), "{err}");
+        }
     }
 
     #[test]

@@ -91,6 +91,7 @@ pub fn of(
                     link_undecided,
                     routed_at_boot: enabled && spec.acpi_irq,
                     unbind: d.driver.is_some() && !routing::has_children(&all, &d.qemu),
+                    msi: d.msi,
                 }
             })
             .collect(),

@@ -97,6 +97,7 @@ fn device(pin: u8, driver: Option<&str>, gsi: Option<u32>) -> Device {
         link_undecided: false,
         routed_at_boot: driver.is_some(),
         unbind: driver.is_some(),
+        msi: false,
     }
 }
 
@@ -208,6 +209,24 @@ fn promise(same: bool) -> Plan {
     let mut plan = bound_plan();
     plan.irq_is_gsi = Some(same);
     plan
+}
+
+/// A bound device on plain MSI (`msi = true`), with or without a promise
+/// about INTx irqs.
+fn on_msi(same: Option<bool>) -> Plan {
+    let mut plan = bound_plan();
+    plan.irq_is_gsi = same;
+    plan.devices[0].msi = true;
+    plan
+}
+
+/// The device's `irq` and its `msi_irqs/<irq>` entry.
+fn msi_device(fake: &Fake, irq: u32, kind: &str) {
+    fake.device(1, Some("pcieport"), irq, None);
+    fake.write(
+        &format!("bus/pci/devices/{BDF}/msi_irqs/{irq}"),
+        format!("{kind}\n"),
+    );
 }
 
 /// `enable` replaced by a directory: writing it fails with EISDIR.
@@ -380,6 +399,22 @@ const CASES: &[Case] = &[
     Case { what: "MSI-X: nothing to compare",
         tree: |f| { f.device(1, Some("virtio-pci"), 40, None); f.irq(40, "PCI-MSIX-0000:00:03.0", "PCI-MSIX-3", 0) },
         plan: || promise(true), check: Check::IrqVsGsi, want: Ignore, says: &[], ends: "" },
+    // irq-vs-gsi of a device the topology puts on plain MSI
+    Case { what: "msi: irq is its MSI", tree: |f| msi_device(f, 40, "msi"),
+        plan: || on_msi(None), check: Check::IrqVsGsi, want: Pass,
+        says: &["irq = 40, GSI 23", "msi_irqs/40 reads msi), not the GSI"], ends: "" },
+    Case { what: "msi: irq is its MSI, in a PV dom0 too", tree: |f| msi_device(f, 40, "msi"),
+        plan: || on_msi(Some(true)), check: Check::IrqVsGsi, want: Pass, says: &[], ends: "" },
+    Case { what: "msi: the driver kept INTx", tree: bound_device,
+        plan: || on_msi(Some(true)), check: Check::IrqVsGsi, want: Fail,
+        says: &["irq = 23, GSI 23", "irq is not among its MSIs (reading ", "ENOENT",
+                "promises the driver switches the device to plain MSI"], ends: "" },
+    Case { what: "msi: an MSI-X entry", tree: |f| msi_device(f, 40, "msix"),
+        plan: || on_msi(None), check: Check::IrqVsGsi, want: Fail,
+        says: &["reads \"msix\", expected msi"], ends: "" },
+    Case { what: "msi: the MSI's number is the GSI", tree: |f| msi_device(f, 23, "msi"),
+        plan: || on_msi(None), check: Check::IrqVsGsi, want: Fail,
+        says: &["cannot tell the GSI from the irq"], ends: "" },
 ];
 
 #[test]
@@ -575,6 +610,13 @@ fn no_acpi_routing_means_no_oracle_trials() {
     let checks: Vec<Check> = trials(&plan).into_iter().map(|t| t.check).collect();
     assert!(!checks.contains(&Check::IrqOracle));
     assert!(!checks.contains(&Check::IrqVsGsi));
+}
+
+#[test]
+fn a_device_on_msi_gets_irq_vs_gsi_not_the_irq_oracle() {
+    let checks: Vec<Check> = trials(&on_msi(None)).into_iter().map(|t| t.check).collect();
+    assert!(checks.contains(&Check::IrqVsGsi), "{checks:?}");
+    assert!(!checks.contains(&Check::IrqOracle), "{checks:?}");
 }
 
 #[test]
