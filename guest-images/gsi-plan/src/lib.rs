@@ -275,6 +275,12 @@ pub mod protocol {
     pub const INIT_ERROR: &str = "@@GSI-INIT-ERROR";
     /// `@@GSI-DONE <exit status of the suite>`: /init is about to power off.
     pub const DONE: &str = "@@GSI-DONE";
+    /// Not a record, a plain line the judge ignores: `gsi-suite: kprobe
+    /// hits <event>=<N> <before|after> the trials`, one per kprobe event
+    /// the kernel has (`kprobe_event=` on the command line of a topology
+    /// on the prt-count kernel), printed before BEGIN and after the last
+    /// trial. check-series' cost check reads them from stored consoles.
+    pub const PROBE_HITS: &str = "gsi-suite: kprobe hits";
     /// Protocol version printed after BEGIN.
     pub const VERSION: &str = "v1";
     /// The suite's exit status when a trial failed or there was none to

@@ -16,7 +16,7 @@ use std::env;
 use std::fs;
 use std::io::{self, Write};
 use std::panic::{self, AssertUnwindSafe};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::checks::{self, Suite, Verdict};
@@ -72,6 +72,9 @@ fn run_with(mut args: Arguments) -> u8 {
 
     // The sysfs dump, then the gsi files, before any trial can change them.
     let system = System::from_env();
+    // Counted before the suite's first `gsi` read (Suite::new reads them).
+    let kprobe_profile = system.kprobe_profile();
+    probe_hits(&kprobe_profile, "before");
     let suite = Arc::new(Suite::new(plan, system));
     let planned = checks::trials(&suite.plan);
     let tally = Arc::new(Mutex::new(Tally::default()));
@@ -124,6 +127,7 @@ fn run_with(mut args: Arguments) -> u8 {
     for line in dump::lines(protocol::SYSFS_AFTER, &suite.dump_after_reads()) {
         say(&line);
     }
+    probe_hits(&kprobe_profile, "after");
     let tally = *tally.lock().unwrap_or_else(PoisonError::into_inner);
     say(&tally.end_line());
 
@@ -132,6 +136,32 @@ fn run_with(mut args: Arguments) -> u8 {
         return FAILED;
     }
     exit_code(&conclusion)
+}
+
+/// The hit count of every kprobe event, on a kernel that has some (the
+/// prt-count kernel's `_PRT` probe): nothing on any other.
+fn probe_hits(kprobe_profile: &Path, when: &str) {
+    let Ok(profile) = fs::read_to_string(kprobe_profile) else {
+        return;
+    };
+    for (event, hits) in parse_kprobe_profile(&profile) {
+        say(&format!(
+            "{} {event}={hits} {when} the trials",
+            protocol::PROBE_HITS
+        ));
+    }
+}
+
+/// `kprobe_profile`'s lines: event name, hits, misses.
+fn parse_kprobe_profile(text: &str) -> Vec<(&str, u64)> {
+    text.lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            let event = words.next()?;
+            let hits = words.next()?.parse().ok()?;
+            Some((event, hits))
+        })
+        .collect()
 }
 
 /// libtest's convention: 101 when a trial failed.
@@ -158,5 +188,18 @@ pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
         s.clone()
     } else {
         "non-string panic payload".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kprobe_profile_lines_give_event_and_hits() {
+        let text =
+            "  prt                                                       42               0\n\
+                    \n  other 7 1\n  broken x 0\n";
+        assert_eq!(parse_kprobe_profile(text), [("prt", 42), ("other", 7)]);
     }
 }

@@ -85,6 +85,12 @@ impl System {
         self.sys.join("kernel/debug/irq/irqs").join(irq.to_string())
     }
 
+    /// `/sys/kernel/debug/tracing/kprobe_profile` (tracefs, automounted
+    /// under debugfs; CONFIG_KPROBE_EVENTS): each kprobe event's hits.
+    pub fn kprobe_profile(&self) -> PathBuf {
+        self.sys.join("kernel/debug/tracing/kprobe_profile")
+    }
+
     pub fn kmsg(&self) -> &Path {
         &self.kmsg
     }

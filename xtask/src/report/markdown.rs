@@ -81,11 +81,10 @@ fn cost(block: &TestedOn) -> String {
         .iter()
         .filter(|r| *r != "baseline")
         .collect();
-    let init = |run: &crate::report::Run| {
-        std::fs::read_to_string(run.log_path(&[]))
-            .ok()
-            .and_then(|t| crate::cli::check_series::cost::init_time(&t))
-    };
+    let console =
+        |run: &crate::report::Run| std::fs::read_to_string(run.log_path(&[])).unwrap_or_default();
+    let init = |console: &str| crate::cli::check_series::cost::init_time(console);
+    let prt = |console: &str| crate::cli::check_series::cost::prt_hits(console);
     let mut rows = String::new();
     for rev in &others {
         let cells = block.topologies.iter().map(|topo| {
@@ -104,16 +103,22 @@ fn cost(block: &TestedOn) -> String {
                 return "-".to_string();
             }
             let ratio = mine.boot_s / base.boot_s;
-            match (init(mine), init(base)) {
-                (Some(a), Some(b)) => format!("{:+.2} s, {ratio:.2}x", a - b),
-                _ => format!("{ratio:.2}x"),
+            let (mine, base) = (console(mine), console(base));
+            let evaluations = match (prt(&mine), prt(&base)) {
+                (Some((_, a)), Some((_, b))) => format!(", _PRT {a} vs {b}"),
+                _ => String::new(),
+            };
+            match (init(&mine), init(&base)) {
+                (Some(a), Some(b)) => format!("{:+.2} s, {ratio:.2}x{evaluations}", a - b),
+                _ => format!("{ratio:.2}x{evaluations}"),
             }
         });
         rows.push_str(&row(std::iter::once(format!("`{rev}`")).chain(cells)));
     }
     let mut out = String::from(
         "\nOver baseline (same run; /init delta from the kernel's printk timestamps, then \
-         boot to verdict as a ratio; TCG, so the host's load moves both):\n\n",
+         boot to verdict as a ratio; TCG, so the host's load moves both; on the prt-count \
+         kernel, `_PRT` evaluations after the suite against baseline's):\n\n",
     );
     out.push_str(&row(std::iter::once("revision".to_string())
         .chain(block.topologies.iter().map(|t| format!("`{t}`")))));

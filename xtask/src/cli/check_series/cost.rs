@@ -14,10 +14,13 @@
 //! Informational: TCG timings move with the host's load, so no threshold
 //! fails the check; the figures name their run and time.
 //!
-//! `_PRT` evaluation counts are not given: the matrix kernel is tinyconfig
-//! without CONFIG_ACPI_DEBUG, so ACPICA's method tracing
-//! (`acpi.trace_method_name`) is not there to count them; the `/init`
-//! delta is the measured stand-in.
+//! `_PRT` evaluations are counted on the topologies that boot the
+//! prt-count kernel (`pc-prt-count`, `q35-prt-count`: `test-matrix
+//! --profile cost`): a kprobe on acpi_get_irq_routing_table() from
+//! fs_initcall on, its hits printed by the suite before its first `gsi`
+//! read and after its last trial. Enumeration (device_add, where an
+//! `is_visible()` would look `_PRT` up) runs before fs_initcall and is not
+//! in the count: the `/init` delta measures it.
 
 use super::CheckResult;
 use crate::pipeline::build;
@@ -33,6 +36,8 @@ struct Boot {
     run: String,
     boot_s: f64,
     init_s: Option<f64>,
+    /// `_PRT` evaluations before the suite's reads and after its trials.
+    prt: Option<(u64, u64)>,
 }
 
 /// The printk timestamp of "Run /init as init process" in a console log.
@@ -45,6 +50,20 @@ pub fn init_time(console: &str) -> Option<f64> {
             let close = l[open..].find(']')? + open;
             l[open + 1..close].trim().parse().ok()
         })
+}
+
+/// The hits of the suite's `prt` kprobe line before and after its trials
+/// (`gsi-suite: kprobe hits prt=N before the trials`).
+pub fn prt_hits(console: &str) -> Option<(u64, u64)> {
+    let hits = |when: &str| {
+        console.lines().find_map(|l| {
+            let rest = l.split(gsi_plan::protocol::PROBE_HITS).nth(1)?;
+            let rest = rest.trim().strip_prefix("prt=")?;
+            let (n, tail) = rest.split_once(' ')?;
+            tail.starts_with(when).then(|| n.parse().ok()).flatten()
+        })
+    };
+    Some((hits("before")?, hits("after")?))
 }
 
 /// The sha256 of every kernel image of `rev` built for some topology's
@@ -110,15 +129,16 @@ fn stored_boots(results: &Path, shas: &BTreeSet<String>) -> BTreeMap<(String, St
         ) else {
             continue;
         };
-        let init_s = std::fs::read_to_string(results.join(log))
-            .ok()
-            .and_then(|t| init_time(&t));
+        let console = std::fs::read_to_string(results.join(log)).unwrap_or_default();
+        let init_s = init_time(&console);
+        let prt = prt_hits(&console);
         boots.insert(
             (booted_in.to_string(), topology.to_string()),
             Boot {
                 run: booted_in.to_string(),
                 boot_s,
                 init_s,
+                prt,
             },
         );
     }
@@ -142,6 +162,9 @@ pub struct Cost {
     pub run: String,
     pub init_delta_s: Option<f64>,
     pub boot_ratio: f64,
+    /// `_PRT` evaluations (before, after the suite) of the revision and of
+    /// baseline, on a prt-count topology.
+    pub prt: Option<((u64, u64), (u64, u64))>,
     pub line: String,
 }
 
@@ -178,14 +201,24 @@ pub fn measure(pin: &Pin, rev: &Revision) -> Result<(Vec<Cost>, Vec<String>)> {
         } else {
             0.0
         };
+        let prt = mine.prt.zip(base.prt);
+        let evaluations = match prt {
+            Some(((a0, a1), (b0, b1))) => format!(
+                "; _PRT evaluations at the first gsi read {a0} vs {b0}, after the suite {a1} vs \
+                 {b1} ({:+})",
+                a1 as i64 - b1 as i64
+            ),
+            None => String::new(),
+        };
         costs.push(Cost {
             topology: topology.clone(),
             run: mine.run.clone(),
             init_delta_s,
             boot_ratio,
+            prt,
             line: format!(
-                "{topology}: {init}; boot to verdict {:.2} s vs {:.2} s ({boot_ratio:.2}x) \
-                 [{}, {when}]",
+                "{topology}: {init}; boot to verdict {:.2} s vs {:.2} s ({boot_ratio:.2}x)\
+                 {evaluations} [{}, {when}]",
                 mine.boot_s, base.boot_s, mine.run
             ),
         });
@@ -227,14 +260,26 @@ pub fn check_cost(pin: &Pin, rev: &Revision) -> Result<CheckResult> {
          timestamp, boot to verdict from the run record; TCG timings move with the host's load"
             .to_string(),
     );
-    evidence.push(
-        "_PRT evaluations: not counted (tinyconfig has no CONFIG_ACPI_DEBUG, so no ACPICA \
-         method trace to count them)"
-            .to_string(),
-    );
+    evidence.push(if costs.iter().any(|c| c.prt.is_some()) {
+        "_PRT evaluations: a kprobe on acpi_get_irq_routing_table() in the prt-count kernel, \
+         from fs_initcall on (enumeration, and so is_visible() at device_add, comes before it: \
+         the /init delta covers that)"
+            .to_string()
+    } else {
+        "_PRT evaluations: not counted yet: `cargo xtask test-matrix --profile cost` boots the \
+         prt-count kernel, which counts them"
+            .to_string()
+    });
+    let evaluations = costs
+        .iter()
+        .filter_map(|c| Some((c.prt?, &c.topology)))
+        .map(|(((_, mine), (_, base)), topology)| (mine as i64 - base as i64, topology))
+        .max()
+        .map(|(delta, topology)| format!("; _PRT evaluations {delta:+} on {topology}"))
+        .unwrap_or_default();
     Ok(CheckResult::pass(
         format!(
-            "informational: over baseline on {} topolog(ies){}",
+            "informational: over baseline on {} topolog(ies){}{evaluations}",
             costs.len(),
             match (median, worst) {
                 (Some(m), Some(w)) => format!(
@@ -261,6 +306,11 @@ mod tests {
                    [    1.012984] Run /init as init process\n";
         assert_eq!(init_time(log), Some(1.012984));
         assert_eq!(init_time("Run /init as init process\n"), None);
+        let console = "gsi-suite: kprobe hits prt=4 before the trials\n@@GSI-BEGIN v1 trials=1\n\
+                       gsi-suite: kprobe hits prt=19 after the trials\n";
+        assert_eq!(prt_hits(console), Some((4, 19)));
+        assert_eq!(prt_hits(&console.replace("19 after", "19 later")), None);
+        assert_eq!(prt_hits("Run /init as init process\n"), None);
         assert_eq!(
             run_time("run-1796586363-9840").map(|(s, _)| s),
             Some(1796586363)
