@@ -777,7 +777,10 @@ impl Suite {
         Ok(match (self.plan.xen_dom0, answer) {
             (Some(Dom0::Pvh), (at, Ok(gsi))) if gsi == want => match boot {
                 AttrRead::Number(n) if self.plan.attribute == Attribute::Present && *n != gsi => {
-                    Verdict::Failed(format!("{at} = {gsi}{route}, but{file}"))
+                    Verdict::Failed(format!(
+                        "{at} = {gsi}{route}, but {}",
+                        file.trim_start_matches("; ")
+                    ))
                 }
                 _ => Verdict::Passed(format!("{at} = {gsi}{route}{file}")),
             },

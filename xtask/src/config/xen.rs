@@ -29,6 +29,13 @@ pub struct XenSource {
     /// The gzipped hypervisor ELF inside the package, e.g.
     /// `boot/xen-4.17-amd64.gz`. Required.
     pub image: String,
+    /// The Debian release to take the package from when it is not the
+    /// machine's own, e.g. `trixie`: apt downloads it (never installs it)
+    /// through a package list of that release from the machine's own
+    /// Debian mirror, kept apart from the machine's lists. Default: the
+    /// machine's own sources.
+    #[serde(default)]
+    pub suite: Option<String>,
 }
 
 /// The `[dom0]` table.
@@ -105,8 +112,10 @@ mod tests {
     #[test]
     fn the_shipped_pin_parses() {
         let toml = XenToml::load(&path()).unwrap();
-        assert_eq!(toml.source.package, "xen-hypervisor-4.17-amd64");
-        assert!(toml.source.version.starts_with("4.17.7"));
+        assert_eq!(toml.source.package, "xen-hypervisor-4.20-amd64");
+        assert!(toml.source.version.starts_with("4.20.4"));
+        assert_eq!(toml.source.suite.as_deref(), Some("trixie"));
+        assert_eq!(parse(GOOD).unwrap().source.suite, None);
         assert_eq!(toml.dom0.fragments, [PathBuf::from("kernel/xen.config")]);
     }
 

@@ -77,6 +77,103 @@ pub fn refresh_lists() {
     }
 }
 
+/// A Debian release other than the machine's, reachable through the
+/// machine's own Debian mirror: its package list lives under
+/// `target/gsi/apt/<suite>/`, apart from the machine's, so packages of it
+/// can be downloaded (checked against its signed index with the machine's
+/// archive keyring) and nothing about the machine's apt changes.
+pub struct OtherSuite {
+    pub suite: String,
+    dir: PathBuf,
+}
+
+impl OtherSuite {
+    pub fn new(suite: &str) -> Result<OtherSuite> {
+        if suite.is_empty() || !suite.chars().all(|c| c.is_ascii_lowercase() || c == '-') {
+            bail!("suite = {suite:?}: a Debian release name such as trixie");
+        }
+        let dir = crate::work_dir().join("apt").join(suite);
+        for sub in ["lists/partial", "cache/archives/partial", "parts"] {
+            std::fs::create_dir_all(dir.join(sub))?;
+        }
+        Ok(OtherSuite {
+            suite: suite.to_string(),
+            dir,
+        })
+    }
+
+    /// The `-o` options that point apt at this release's list only.
+    pub fn options(&self) -> Vec<String> {
+        let d = self.dir.display();
+        vec![
+            format!("-oDir::Etc::SourceList={d}/sources.list"),
+            format!("-oDir::Etc::SourceParts={d}/parts"),
+            format!("-oDir::State::Lists={d}/lists"),
+            format!("-oDir::Cache={d}/cache"),
+            "-oAcquire::Languages=none".to_string(),
+        ]
+    }
+
+    pub fn has_lists(&self) -> bool {
+        std::fs::read_dir(self.dir.join("lists"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().ends_with("_Packages"))
+    }
+
+    /// Writes the sources line from the machine's own mirror and fetches
+    /// the release's package list.
+    pub fn update(&self) -> Result<()> {
+        let policy = Cmd::new("apt-cache")
+            .arg("policy")
+            .output()
+            .context("running apt-cache policy (is apt installed?)")?;
+        let mirror = main_mirror(&String::from_utf8_lossy(&policy.stdout)).context(
+            "apt-cache policy names no Debian main archive (`<uri> <release>/main`): add the \
+             machine's Debian sources (/etc/apt/sources.list.d/debian.sources) and run \
+             `apt-get update`",
+        )?;
+        crate::write_atomic(
+            &self.dir.join("sources.list"),
+            format!("deb {mirror} {} main\n", self.suite).as_bytes(),
+        )?;
+        let output = Cmd::new("apt-get")
+            .args(self.options())
+            .args(["update", "-q"])
+            .stderr_to_stdout()
+            .output()
+            .context("running apt-get update (is apt installed?)")?;
+        let said = String::from_utf8_lossy(&output.stdout);
+        if !output.status.success()
+            || said
+                .lines()
+                .any(|l| l.starts_with("E:") || l.starts_with("W: GPG"))
+        {
+            bail!(
+                "apt-get update of {} from {mirror} failed:\n{}",
+                self.suite,
+                said.trim()
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The URI of the machine's main Debian archive in `apt-cache policy`'s
+/// output: the line `<prio> <uri> <release>/main <arch> Packages` whose
+/// release has no `-updates`/`-security` suffix.
+fn main_mirror(policy: &str) -> Option<String> {
+    policy.lines().find_map(|line| {
+        let mut words = line.split_whitespace();
+        let _priority: i64 = words.next()?.parse().ok()?;
+        let uri = words.next()?;
+        let (release, component) = words.next()?.split_once('/')?;
+        (component == "main" && !release.contains('-') && uri.contains("://"))
+            .then(|| uri.to_string())
+    })
+}
+
 /// Downloads `package=version` with `apt-get download` into `dir` (apt
 /// checks it against the archive's signed index) and checks that the
 /// package says it is that version. Returns the file.
@@ -199,6 +296,22 @@ linux-source-6.12 |  | empty version
             ["6.12.118-1~deb12u1", "6.12.117-1~deb12u1"]
         );
         assert!(parse_madison("linux-source-6.13", text).is_empty());
+    }
+
+    #[test]
+    fn the_main_mirror_is_the_release_without_a_suffix() {
+        let policy = "Package files:\n 100 /var/lib/dpkg/status\n     release a=now\n \
+                      500 https://security.example/debian-security bookworm-security/main amd64 Packages\n \
+                      500 https://archive.example/debian bookworm-updates/main amd64 Packages\n \
+                      500 https://archive.example/debian bookworm/main amd64 Packages\n";
+        assert_eq!(
+            main_mirror(policy).as_deref(),
+            Some("https://archive.example/debian")
+        );
+        assert_eq!(
+            main_mirror("Package files:\n 100 /var/lib/dpkg/status\n"),
+            None
+        );
     }
 
     #[test]

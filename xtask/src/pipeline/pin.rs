@@ -266,7 +266,7 @@ fn unpack_debian(
     scratch: &Path,
     reporter: &Reporter,
 ) -> Result<PathBuf> {
-    let deb = download_deb(package, version, sha256, pinned, reporter)?;
+    let deb = download_deb(package, version, sha256, None, pinned, reporter)?;
     reporter.note(format!("pin: unpacking {}", deb.display()));
     let unpacked = scratch.join("unpacked");
     std::fs::create_dir_all(&unpacked)?;
@@ -335,6 +335,7 @@ pub(crate) fn download_deb(
     package: &str,
     version: &str,
     sha256: &str,
+    suite: Option<&str>,
     pinned: crate::pipeline::debian::PinFile,
     reporter: &Reporter,
 ) -> Result<PathBuf> {
@@ -368,25 +369,55 @@ pub(crate) fn download_deb(
         .prefix(&prefix)
         .tempdir_in(&downloads)?;
     let spec = format!("{package}={version}");
+    let other = match suite {
+        Some(suite) => Some(crate::pipeline::debian::OtherSuite::new(suite)?),
+        None => None,
+    };
+    let apt_options = other.as_ref().map(|o| o.options()).unwrap_or_default();
     // In a group of its own like every long child: a SIGTERM to the
     // harness stops the download (and apt's fetch methods) too.
     let attempt = || {
         Cmd::new("apt-get")
+            .args(&apt_options)
             .args(["download", "-q", &spec])
             .dir(scratch.path())
             .stderr_to_stdout()
             .output()
     };
+    if let Some(other) = other.as_ref().filter(|o| !o.has_lists()) {
+        reporter.note(format!("pin: fetching {}'s package list", other.suite));
+        other.update()?;
+    }
     let mut output = attempt().context("running apt-get download (is apt installed?)")?;
-    if !output.status.success() && is_root() {
-        // A fresh machine has no package lists yet.
-        reporter.note("pin: apt-get download failed; running apt-get update and trying again");
-        let _ = Cmd::new("apt-get")
-            .args(["update", "-q"])
-            .stdout_null()
-            .stderr_null()
-            .output();
-        output = attempt()?;
+    if !output.status.success() {
+        if let Some(other) = &other {
+            // The release's list is older than the version pinned.
+            reporter.note(format!(
+                "pin: apt-get download failed; fetching {}'s package list again",
+                other.suite
+            ));
+            other.update()?;
+            output = attempt()?;
+        } else if is_root() {
+            // A fresh machine has no package lists yet.
+            reporter.note("pin: apt-get download failed; running apt-get update and trying again");
+            let _ = Cmd::new("apt-get")
+                .args(["update", "-q"])
+                .stdout_null()
+                .stderr_null()
+                .output();
+            output = attempt()?;
+        }
+    }
+    if !output.status.success() && other.is_some() {
+        bail!(
+            "apt-get download {spec} from {} failed:\n{}\n{} pins a build that release's \
+             list does not have (an aged pin): move it to a version `apt-cache policy` lists \
+             with that release's sources",
+            suite.unwrap_or_default(),
+            String::from_utf8_lossy(&output.stdout).trim(),
+            pinned.file
+        );
     }
     if !output.status.success() {
         let said = String::from_utf8_lossy(&output.stdout).trim().to_string();

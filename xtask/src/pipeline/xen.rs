@@ -77,6 +77,7 @@ pub fn resolve(path: &Path, reporter: &Reporter) -> Result<Xen> {
         &s.package,
         &s.version,
         &s.sha256,
+        s.suite.as_deref(),
         crate::pipeline::debian::XEN_PIN,
         reporter,
     )?;

@@ -399,6 +399,30 @@ fn hostile_lines_are_bounded() {
 }
 
 #[test]
+fn a_xen_line_spliced_onto_a_record_is_cut_off_it() {
+    // Seen under Xen 4.20 (PV dom0, the shared serial port): the record's
+    // value ends where Xen's line starts.
+    let mut c = Console::default();
+    c.feed("@@GSI-BEGIN v1 trials=2");
+    c.feed(
+        "@@GSI-SYSFS 0000:00:03.0 subsystem_device 0x0004(XEN) uart interrupt taking more \
+         than 4ms, switched to polling",
+    );
+    c.feed("@@GSI-TRIAL passed a::b fine(XEN) another line");
+    c.feed("@@GSI-TRIAL fai(XEN) cut inside the outcome");
+    assert_eq!(
+        c.sysfs
+            .get(&("0000:00:03.0".into(), "subsystem_device".into()))
+            .map(String::as_str),
+        Some("0x0004")
+    );
+    assert!(c.hypervisor);
+    assert_eq!(c.trials.len(), 1, "{:?}", c.trials);
+    assert_eq!(c.trials[0].message, "fine");
+    assert_eq!(c.garbled.len(), 1, "{:?}", c.garbled);
+}
+
+#[test]
 fn a_hypervisor_that_never_starts_init_is_its_own_verdict() {
     let stuck = "\
 (XEN) Xen version 4.17.7 (Debian 4.17.7+13-g2445b30a44-0+deb12u1)
