@@ -1102,8 +1102,8 @@ fn an_aged_xen_pin_names_the_served_versions_and_the_file() {
     );
     assert_eq!(code, 1, "{output}");
     for want in [
-        "xen-hypervisor-4.17-amd64 4.17.0-1, the version configs/xen.toml pins, is not served",
-        "served now: 4.17.",
+        "xen-hypervisor-4.20-amd64 4.17.0-1, the version configs/xen.toml pins, is not served",
+        "served now: 4.20.",
         "source.version and source.sha256 of configs/xen.toml",
     ] {
         assert!(output.contains(want), "{want:?} not in {output}");

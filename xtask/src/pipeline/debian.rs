@@ -15,7 +15,13 @@ use std::path::{Path, PathBuf};
 /// first (apt's own ordering, through `dpkg --compare-versions`). Empty
 /// when apt knows none (stale or missing package lists).
 pub fn served_versions(package: &str) -> Result<Vec<String>> {
+    served_versions_with(package, &[])
+}
+
+/// [`served_versions`] with apt `-o` options, e.g. [`OtherSuite::options`].
+pub fn served_versions_with(package: &str, options: &[String]) -> Result<Vec<String>> {
     let output = Cmd::new("apt-cache")
+        .args(options)
         .args(["madison", package])
         .output()
         .context("running apt-cache madison (is apt installed?)")?;

@@ -409,20 +409,11 @@ pub(crate) fn download_deb(
             output = attempt()?;
         }
     }
-    if !output.status.success() && other.is_some() {
-        bail!(
-            "apt-get download {spec} from {} failed:\n{}\n{} pins a build that release's \
-             list does not have (an aged pin): move it to a version `apt-cache policy` lists \
-             with that release's sources",
-            suite.unwrap_or_default(),
-            String::from_utf8_lossy(&output.stdout).trim(),
-            pinned.file
-        );
-    }
     if !output.status.success() {
         let said = String::from_utf8_lossy(&output.stdout).trim().to_string();
         // An aged pin: the archive dropped this build for newer ones.
-        let served = crate::pipeline::debian::served_versions(package).unwrap_or_default();
+        let served = crate::pipeline::debian::served_versions_with(package, &apt_options)
+            .unwrap_or_default();
         if !served.iter().any(|v| v == version) {
             bail!(
                 "apt-get download {spec} failed:\n{said}\n{}",
