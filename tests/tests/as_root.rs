@@ -10,18 +10,9 @@ mod support;
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use std::path::PathBuf;
 use support::*;
+use xtask::sys::tools::is_root;
 
 const NEEDS_ROOT: &str = "needs root to mount a tmpfs (a full disk): run it as root, as CI does";
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status").is_ok_and(|status| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("Uid:"))
-            .and_then(|ids| ids.split_whitespace().nth(1))
-            == Some("0")
-    })
-}
 
 fn main() {
     let args = Arguments::from_args();

@@ -7,6 +7,7 @@
 //! what to move to; `cargo xtask pin update` moves it.
 
 use crate::sys::process::Cmd;
+use crate::sys::tools::is_root;
 use anyhow::{bail, Context, Result};
 use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
@@ -60,14 +61,6 @@ fn compare_versions(a: &str, b: &str) -> Ordering {
     } else {
         Ordering::Equal
     }
-}
-
-/// Whether the process runs as root (it may then refresh apt's lists).
-pub fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
-        s.lines()
-            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
-    })
 }
 
 /// `apt-get update`, when root; a fresh machine has no package lists and

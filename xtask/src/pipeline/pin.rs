@@ -398,14 +398,10 @@ pub(crate) fn download_deb(
             ));
             other.update()?;
             output = attempt()?;
-        } else if is_root() {
+        } else if crate::sys::tools::is_root() {
             // A fresh machine has no package lists yet.
             reporter.note("pin: apt-get download failed; running apt-get update and trying again");
-            let _ = Cmd::new("apt-get")
-                .args(["update", "-q"])
-                .stdout_null()
-                .stderr_null()
-                .output();
+            crate::pipeline::debian::refresh_lists();
             output = attempt()?;
         }
     }
@@ -441,15 +437,6 @@ pub(crate) fn download_deb(
     }
     std::fs::rename(&fetched, &deb)?;
     Ok(deb)
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .map(|s| {
-            s.lines()
-                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
-        })
-        .unwrap_or(false)
 }
 
 fn clone_git(url: &str, commit: &str, scratch: &Path, reporter: &Reporter) -> Result<PathBuf> {

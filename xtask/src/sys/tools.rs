@@ -92,7 +92,9 @@ pub fn install_command(packages: &[&str]) -> String {
     )
 }
 
-fn is_root() -> bool {
+/// Whether this process runs as root (the effective uid in
+/// /proc/self/status): only root installs packages or refreshes apt's lists.
+pub fn is_root() -> bool {
     // SAFETY-free way: /proc/self/status carries the effective uid.
     std::fs::read_to_string("/proc/self/status")
         .ok()
