@@ -9,45 +9,21 @@
 //! them. Each seeded test runs only the variants it compares (the flaw's
 //! and the one it must pass), to keep the CI's first run short.
 
+#[path = "../../xtask/tests/common/check_series.rs"]
+mod series;
 mod support;
 
+use series::{fixture, posting, run, text};
 use support::serial;
-use xtask::cli::check_series::{run_with, Args, Report, Status};
-use xtask::sys::progress::Reporter;
-
-const POSTER: &str = "Ada Poster <ada.poster@mail.kernel-dev.org>";
-
-fn fixture(name: &str) -> String {
-    xtask::project_root()
-        .join("tests/fixtures/series")
-        .join(name)
-        .display()
-        .to_string()
-}
+use xtask::cli::check_series::{Args, Report, Status};
 
 fn check(revision: &str, coverage: &[&str]) -> Report {
-    let args = Args {
-        identity: Some(POSTER.to_string()),
+    run(Args {
         // bisect-build and build-only: the touched objects' directories.
         objects: vec!["touched".into()],
         coverage: coverage.iter().map(|c| c.to_string()).collect(),
-        ..Args::new(revision)
-    };
-    let report = run_with(&args, &Reporter::silent())
-        .unwrap_or_else(|err| panic!("check-series {revision} did not run: {err:#}"));
-    println!(
-        "{}",
-        report.text(
-            usize::MAX,
-            std::path::Path::new("target/gsi/logs/check-series.json")
-        )
-    );
-    report
-}
-
-fn text(report: &Report, name: &str) -> String {
-    let check = report.check(name);
-    format!("{}\n{}", check.summary, check.evidence.join("\n"))
+        ..posting(revision)
+    })
 }
 
 /// `failing` failed, `passing` passed, every other coverage check was

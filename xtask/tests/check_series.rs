@@ -7,41 +7,12 @@
 //! every other check it runs. The pin is resolved (downloaded when
 //! missing), never assumed: without it these tests fail, they do not skip.
 
+#[path = "common/check_series.rs"]
+mod series;
+
+use series::{fixture, posting, run as check, text, POSTER};
 use xtask::cli::check_series::{run_with, Args, Report, Status, CHECKS};
 use xtask::sys::progress::Reporter;
-
-fn fixture(name: &str) -> String {
-    xtask::project_root()
-        .join("tests/fixtures/series")
-        .join(name)
-        .display()
-        .to_string()
-}
-
-fn check(args: Args) -> Report {
-    let report = run_with(&args, &Reporter::silent())
-        .unwrap_or_else(|err| panic!("check-series {} did not run: {err:#}", args.revision));
-    println!(
-        "{}",
-        report.text(
-            usize::MAX,
-            std::path::Path::new("target/gsi/logs/check-series.json")
-        )
-    );
-    report
-}
-
-/// The poster every test posts as: a real-looking identity, so that the
-/// fixtures' placeholder sign-offs are re-signed with it (this machine's
-/// own git identity may well be a placeholder).
-const POSTER: &str = "Ada Poster <ada.poster@mail.kernel-dev.org>";
-
-fn posting(revision: String) -> Args {
-    Args {
-        identity: Some(POSTER.to_string()),
-        ..Args::new(revision)
-    }
-}
 
 fn skip_builds(revision: String) -> Args {
     Args {
@@ -59,11 +30,6 @@ fn assert_only(report: &Report, failed: &[&str]) {
         assert!(check.secs >= 0.0);
         assert!(!check.summary.is_empty(), "{}: empty summary", check.name);
     }
-}
-
-fn text(report: &Report, name: &str) -> String {
-    let check = report.check(name);
-    format!("{}\n{}", check.summary, check.evidence.join("\n"))
 }
 
 #[test]

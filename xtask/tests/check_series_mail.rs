@@ -4,37 +4,18 @@
 //! get_maintainer.pl, and `git range-diff`. No kernel is built
 //! (`--skip-builds`): the build checks have tests of their own.
 
-use xtask::cli::check_series::{run_with, Args, Report, Status};
+#[path = "common/check_series.rs"]
+mod series;
+
+use series::{fixture, posting, run, text};
+use xtask::cli::check_series::{Args, Report, Status};
 use xtask::sys::progress::Reporter;
 
-const POSTER: &str = "Ada Poster <ada.poster@mail.kernel-dev.org>";
-
-fn fixture(name: &str) -> String {
-    xtask::project_root()
-        .join("tests/fixtures/series")
-        .join(name)
-        .display()
-        .to_string()
-}
-
 fn check(revision: &str) -> Report {
-    let args = Args {
-        identity: Some(POSTER.to_string()),
+    run(Args {
         skip_builds: true,
-        ..Args::new(revision)
-    };
-    let report = run_with(&args, &Reporter::silent())
-        .unwrap_or_else(|err| panic!("check-series {revision} did not run: {err:#}"));
-    println!(
-        "{}",
-        report.text(usize::MAX, std::path::Path::new("check-series.json"))
-    );
-    report
-}
-
-fn text(report: &Report, name: &str) -> String {
-    let check = report.check(name);
-    format!("{}\n{}", check.summary, check.evidence.join("\n"))
+        ..posting(revision)
+    })
 }
 
 #[test]
