@@ -64,13 +64,14 @@ pub fn run(args: Args) -> Result<()> {
         let (initrd, _) = guest::write_initramfs(&binaries, &plan, topology)?;
         let accel = boot::detect_accel(&b.bzimage, &reporter)?;
         let extra = if args.shell { "gsi.shell" } else { "" };
+        let hypervisor = xen.as_ref().map(|x| x.elf.as_path());
         Ok(qemu::command(
             topology,
             accel,
-            &b.bzimage,
+            &boot::kernel_image(&b.bzimage, hypervisor)?,
             &initrd,
             extra,
-            xen.as_ref().map(|x| x.elf.as_path()),
+            hypervisor,
         ))
     })();
     progress.finish();

@@ -19,6 +19,8 @@ pub const MAX_LOG: u64 = 16 << 20;
 /// Everything one boot needs.
 pub struct Request<'a> {
     pub topology: &'a Topology,
+    /// The kernel's bzImage in the cache; a direct boot loads the ELF
+    /// beside it ([`crate::pipeline::build::pvh_image`]).
     pub bzimage: &'a Path,
     pub initrd: &'a Path,
     pub accel: Accel,
@@ -117,13 +119,33 @@ pub fn vm_hwm_kib(status: &str) -> Option<u64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
+/// The image QEMU is handed for a kernel whose cached bzImage is
+/// `bzimage`: a direct boot enters at the PVH entry point of the ELF
+/// beside it ([`crate::pipeline::build::pvh_image`]); under Xen the bzImage
+/// is dom0's module.
+pub fn kernel_image(bzimage: &Path, hypervisor: Option<&Path>) -> Result<PathBuf> {
+    if hypervisor.is_some() {
+        return Ok(bzimage.to_path_buf());
+    }
+    let elf = crate::pipeline::build::pvh_image(bzimage);
+    if !elf.is_file() {
+        anyhow::bail!(
+            "{} is missing beside {}: remove that directory and run again to rebuild the kernel",
+            elf.display(),
+            bzimage.display()
+        );
+    }
+    Ok(elf)
+}
+
 /// Boots once. An error here means QEMU could not be started at all; every
 /// guest-side failure is data in the [`BootResult`].
 pub fn run(req: &Request) -> Result<BootResult> {
+    let kernel = kernel_image(req.bzimage, req.hypervisor)?;
     let args = qemu::command(
         req.topology,
         req.accel,
-        req.bzimage,
+        &kernel,
         req.initrd,
         &req.extra_cmdline,
         req.hypervisor,

@@ -63,17 +63,32 @@ fn find_cached(kernels: &Path, slug: &str, key: &str, reporter: &Reporter) -> Op
         .find(|p| cached_image_is_intact(p, reporter, false))
 }
 
-/// A cached image is used only when its recorded sha256 matches.
+/// The ELF image QEMU boots a kernel from, beside its `bzImage` in the
+/// cache: `-kernel vmlinux` enters at the PVH entry point (boot.config's
+/// `CONFIG_PVH`), with no real-mode setup and no decompression under the
+/// emulated CPU. Xen takes the bzImage as dom0's module.
+pub fn pvh_image(bzimage: &Path) -> PathBuf {
+    bzimage.with_file_name("vmlinux")
+}
+
+/// A cached kernel is used only when the recorded sha256 of both of its
+/// images matches.
 fn cached_image_is_intact(bzimage: &Path, reporter: &Reporter, warn: bool) -> bool {
-    let Ok(want) = std::fs::read_to_string(bzimage.with_extension("sha256")) else {
+    [bzimage.to_path_buf(), pvh_image(bzimage)]
+        .iter()
+        .all(|image| file_is_intact(image, reporter, warn))
+}
+
+fn file_is_intact(image: &Path, reporter: &Reporter, warn: bool) -> bool {
+    let Ok(want) = std::fs::read_to_string(image.with_extension("sha256")) else {
         return false;
     };
-    match crate::sha256_file(bzimage) {
+    match crate::sha256_file(image) {
         Ok(found) if found == want.trim() => true,
         Ok(found) if warn => {
             reporter.send(Event::Warn(format!(
                 "{} has sha256 {found}, recorded {}: rebuilding it",
-                bzimage.display(),
+                image.display(),
                 want.trim()
             )));
             false
@@ -162,17 +177,22 @@ pub fn build(pin: &Pin, rev: &Revision, jobs: usize, reporter: &Reporter) -> Res
         built: result.is_ok(),
         secs: started.elapsed().as_secs_f64(),
     });
-    let out_image = result?;
+    let out = result?;
     std::fs::create_dir_all(&image_dir)?;
-    let image =
-        std::fs::read(&out_image).with_context(|| format!("reading {}", out_image.display()))?;
-    // The checksum is written after the image: an image without a matching
-    // checksum is from an interrupted copy (or was changed) and is rebuilt.
-    crate::write_atomic(&bzimage, &image)?;
-    crate::write_atomic(
-        &bzimage.with_extension("sha256"),
-        crate::sha256_hex(&image).as_bytes(),
-    )?;
+    // Each checksum is written after its image, bzImage's last: a kernel
+    // without matching checksums is from an interrupted copy (or was
+    // changed) and is rebuilt.
+    for (from, to) in [
+        (out.join("vmlinux"), pvh_image(&bzimage)),
+        (out.join("arch/x86/boot/bzImage"), bzimage.clone()),
+    ] {
+        let image = std::fs::read(&from).with_context(|| format!("reading {}", from.display()))?;
+        crate::write_atomic(&to, &image)?;
+        crate::write_atomic(
+            &to.with_extension("sha256"),
+            crate::sha256_hex(&image).as_bytes(),
+        )?;
+    }
     Ok(Build {
         key,
         bzimage,
@@ -180,6 +200,7 @@ pub fn build(pin: &Pin, rev: &Revision, jobs: usize, reporter: &Reporter) -> Res
     })
 }
 
+/// Applies and builds `rev`; returns its `O=` directory.
 fn build_uncached(
     pin: &Pin,
     rev: &Revision,
@@ -207,7 +228,7 @@ fn build_uncached(
         rev,
         reporter,
     )?;
-    Ok(out.join("arch/x86/boot/bzImage"))
+    Ok(out)
 }
 
 /// `make <base>`, fragments, `olddefconfig`, then the survival check; skipped
@@ -413,6 +434,26 @@ mod tests {
             ]
         );
         assert!(dropped_symbols(fragment, "CONFIG_A=y\nCONFIG_B=y\nCONFIG_D=\"x\"\n").is_empty());
+    }
+
+    #[test]
+    fn a_cached_kernel_needs_both_images_intact() {
+        let dir = tempfile::tempdir().unwrap();
+        let bzimage = dir.path().join("bzImage");
+        let silent = Reporter::silent();
+        let put = |path: &Path, bytes: &[u8]| {
+            std::fs::write(path, bytes).unwrap();
+            std::fs::write(path.with_extension("sha256"), crate::sha256_hex(bytes)).unwrap();
+        };
+        put(&bzimage, b"setup and lz4 payload");
+        // A kernel cached before boots entered at the PVH entry point.
+        assert!(!cached_image_is_intact(&bzimage, &silent, false));
+        put(&pvh_image(&bzimage), b"\x7fELF with a PVH note");
+        assert_eq!(pvh_image(&bzimage), dir.path().join("vmlinux"));
+        assert!(cached_image_is_intact(&bzimage, &silent, false));
+        // An interrupted copy of either image is not a kernel.
+        std::fs::write(pvh_image(&bzimage), b"\x7fELF cut").unwrap();
+        assert!(!cached_image_is_intact(&bzimage, &silent, false));
     }
 
     #[test]

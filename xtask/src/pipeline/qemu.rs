@@ -81,10 +81,12 @@ pub fn debug_exit() -> Vec<String> {
     ]
 }
 
-pub fn kernel(bzimage: &Path, initrd: &Path, cmdline: &str) -> Vec<String> {
+/// `-kernel`: the image QEMU loads (an ELF with a PVH note is entered
+/// there; a bzImage through its real-mode setup).
+pub fn kernel(image: &Path, initrd: &Path, cmdline: &str) -> Vec<String> {
     vec![
         "-kernel".into(),
-        bzimage.display().to_string(),
+        image.display().to_string(),
         "-initrd".into(),
         initrd.display().to_string(),
         "-append".into(),
@@ -169,11 +171,12 @@ pub fn multiboot(
 }
 
 /// Every argument for one boot of `topology`; `hypervisor` is the Xen ELF
-/// for a topology with a `[hypervisor]` table.
+/// for a topology with a `[hypervisor]` table, and `image` is then dom0's
+/// kernel.
 pub fn command(
     topology: &Topology,
     accel_kind: Accel,
-    bzimage: &Path,
+    image: &Path,
     initrd: &Path,
     extra_cmdline: &str,
     hypervisor: Option<&Path>,
@@ -193,13 +196,13 @@ pub fn command(
             all.extend(multiboot(
                 elf,
                 &xen_cmdline(h),
-                bzimage,
+                image,
                 &cmdline_on("console=hvc0 earlyprintk=xen", &words, extra_cmdline),
                 initrd,
             ))
         }
         _ => all.extend(kernel(
-            bzimage,
+            image,
             initrd,
             &cmdline(&spec.cmdline, extra_cmdline),
         )),

@@ -366,6 +366,13 @@ fn result_inputs(
         .collect();
     let inputs = crate::pipeline::results::Inputs::new()
         .with("kernel-sha256", kernel)
+        .with(
+            "kernel-entry",
+            match job.hypervisor {
+                Some(_) => "bzImage, dom0 of Xen",
+                None => "PVH entry of vmlinux",
+            },
+        )
         .with("initramfs", initramfs)
         .with(
             "topology",
