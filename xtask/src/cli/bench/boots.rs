@@ -69,9 +69,12 @@ pub(super) fn boots(args: &Args, setup: &Setup, reporter: &Reporter) -> Result<V
         (total * 4).div_ceil(60)
     ));
     let log_dir = crate::work_dir().join("bench").join("logs");
-    let floor_initrd = floor::initramfs(&crate::work_dir().join("bench").join("floor"))?;
+    let floor_dir = crate::work_dir().join("bench").join("floor");
     let mut all = Vec::new();
     for topology in &setup.topologies {
+        // The floor of a synthetic shape boots its tables too.
+        let floor_initrd =
+            floor::initramfs(&floor_dir, &crate::pipeline::acpi::tables_cpio(topology)?)?;
         let plan_of = |name: &str| {
             crate::model::plan::of(
                 topology,

@@ -41,10 +41,18 @@ fn gcc_args(source: &Path) -> Vec<String> {
 }
 
 /// Writes (once, named by the hash of everything that makes it) the
-/// floor initramfs under `dir` and returns its path.
-pub fn initramfs(dir: &Path) -> Result<PathBuf> {
-    let key =
-        crate::sha256_hex(format!("{SOURCE}\0{:?}", gcc_args(Path::new("floor.c"))).as_bytes());
+/// floor initramfs under `dir` and returns its path. `tables` is the
+/// topology's synthetic ACPI tables cpio (empty for QEMU's own): it goes
+/// first, as in the suite's initramfs, so the floor boots the same shape.
+pub fn initramfs(dir: &Path, tables: &[u8]) -> Result<PathBuf> {
+    let key = crate::sha256_hex(
+        format!(
+            "{SOURCE}\0{:?}\0{}",
+            gcc_args(Path::new("floor.c")),
+            crate::sha256_hex(tables)
+        )
+        .as_bytes(),
+    );
     let path = dir.join(format!("floor-{}.cpio", &key[..16]));
     if path.exists() {
         return Ok(path);
@@ -65,7 +73,7 @@ pub fn initramfs(dir: &Path) -> Result<PathBuf> {
     a.dir("dev");
     a.char_dev("dev/console", 0o600, 5, 1);
     a.file("init", 0o755, &init);
-    crate::write_atomic(&path, &a.finish())?;
+    crate::write_atomic(&path, &[tables, &a.finish()].concat())?;
     Ok(path)
 }
 
@@ -97,17 +105,31 @@ mod tests {
     #[test]
     fn the_floor_initramfs_is_built_once_and_holds_a_static_init() {
         let dir = tempfile::tempdir().unwrap();
-        let path = initramfs(dir.path()).unwrap();
+        let path = initramfs(dir.path(), &[]).unwrap();
         let bytes = std::fs::read(&path).unwrap();
         let at = bytes
             .windows(4)
             .position(|w| w == b"\x7fELF")
             .expect("an ELF in the archive");
         assert_eq!(bytes[at + 4], 2, "a 64-bit ELF");
-        let again = initramfs(dir.path()).unwrap();
+        let again = initramfs(dir.path(), &[]).unwrap();
         assert_eq!(path, again);
         let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(files.len(), 1, "no scratch left beside the archive");
+    }
+
+    #[test]
+    fn a_synthetic_shapes_floor_starts_with_its_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut tables = Archive::new();
+        tables.file("kernel/firmware/acpi/dsdt.aml", 0o644, b"DSDT");
+        let tables = tables.finish();
+        let path = initramfs(dir.path(), &tables).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(bytes.starts_with(&tables), "the tables cpio comes first");
+        assert!(bytes.windows(4).any(|w| w == b"\x7fELF"));
+        // Another shape's floor is another file; QEMU's own tables, a third.
+        assert_ne!(path, initramfs(dir.path(), &[]).unwrap());
     }
 
     #[test]
