@@ -34,6 +34,7 @@ pub fn target_dir() -> PathBuf {
 /// output: a crate whose compile was stopped is compiled again.
 pub fn build_binaries(reporter: &Reporter, with_shell: bool) -> Result<GuestBinaries> {
     reporter.note("guest: building the static /init and suite");
+    let started = std::time::Instant::now();
     let root = crate::project_root();
     let target_dir = target_dir();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -83,10 +84,12 @@ pub fn build_binaries(reporter: &Reporter, with_shell: bool) -> Result<GuestBina
         } else {
             None
         };
-    Ok(GuestBinaries {
-        init: read("init")?,
-        busybox,
-    })
+    let init = read("init")?;
+    reporter.note(format!(
+        "guest: built ({:.1} s)",
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(GuestBinaries { init, busybox })
 }
 
 /// The initramfs bytes for one plan, after `tables` (the topology's

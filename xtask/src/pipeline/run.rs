@@ -92,16 +92,27 @@ pub fn run_with(args: &Args, reporter: &Reporter) -> Result<Report> {
     for topology in &selection.topologies {
         crate::pipeline::acpi::tables_cpio(topology)?;
     }
-    let pin = pin::resolve(&crate::config::configs_dir().join("kernel.toml"), reporter)?;
-    // Fetched, verified and unpacked only when a selected topology runs
-    // under it.
-    let xen = selection
-        .topologies
-        .iter()
-        .any(|t| t.spec.hypervisor.is_some())
-        .then(|| crate::pipeline::xen::resolve(&crate::config::xen::path(), reporter))
-        .transpose()?;
-    let binaries = guest::build_binaries(reporter, false)?;
+    // The guest crates build while the pin is fetched and unpacked (on a
+    // fresh machine: cargo's compiles beside xz, tar and git's hashing).
+    let (pin, xen, binaries) = std::thread::scope(|scope| {
+        let guest = scope.spawn(|| guest::build_binaries(reporter, false));
+        let pin = pin::resolve(&crate::config::configs_dir().join("kernel.toml"), reporter);
+        // Fetched, verified and unpacked only when a selected topology
+        // runs under it.
+        let xen = match &pin {
+            Ok(_) => selection
+                .topologies
+                .iter()
+                .any(|t| t.spec.hypervisor.is_some())
+                .then(|| crate::pipeline::xen::resolve(&crate::config::xen::path(), reporter))
+                .transpose(),
+            Err(_) => Ok(None),
+        };
+        let binaries = guest
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("building the guest crates panicked")));
+        Ok::<_, anyhow::Error>((pin?, xen?, binaries?))
+    })?;
     let jobs = args.jobs.unwrap_or_else(cores).max(1);
     let reuse = Reuse {
         store: crate::pipeline::results::Store::open(),

@@ -46,16 +46,12 @@ pub fn cold_split(lines: &[String], command: &str, first_line_s: Option<f64>) ->
         verdicts: BTreeMap::new(),
         exit: None,
     };
-    let mut guest_start = None;
-    for (at, text) in lines.iter().filter_map(|l| progress_line(l)) {
+    for (_, text) in lines.iter().filter_map(|l| progress_line(l)) {
         if text.starts_with("pin: ") && text.contains(" is linux ") {
             run.pin_s = trailing_secs(text);
-        } else if text.starts_with("guest: building") {
-            guest_start.get_or_insert(at);
-        } else if text == "== build and boot" {
-            if run.guest_s.is_none() {
-                run.guest_s = guest_start.map(|g| round3(at - g));
-            }
+        } else if let Some(rest) = text.strip_prefix("guest: built ") {
+            // The guest builds while the pin unpacks: its own figure.
+            run.guest_s = run.guest_s.or(trailing_secs(rest));
         } else if let Some(rest) = text.strip_prefix("build ") {
             if let Some((rev, outcome)) = rest.split_once(": built ") {
                 if let Some(secs) = trailing_secs(outcome) {
@@ -172,9 +168,10 @@ mod tests {
     fn the_cold_split_comes_from_progress_lines() {
         let lines: Vec<String> = [
             "[    0.0s] == test-matrix: 4 revision(s) x 2 topology(ies)",
+            "[    0.1s] guest: building the static /init and suite",
             "[    0.1s] == pin: preparing linux-source-6.12 6.12.117-1~deb12u1 (once per pin)",
+            "[   70.2s] guest: built (70.1 s)",
             "[   95.2s] pin: linux-source-6.12 6.12.117-1~deb12u1 is linux 6.12.117 at 5fdc7cc8c49b (95 s)",
-            "[   95.3s] guest: building the static /init and suite",
             "[   97.3s] == build and boot",
             "[   97.4s] build baseline: started",
             "[ 1297.4s] build baseline: built (1200.0 s)",
@@ -190,7 +187,7 @@ mod tests {
         let mut run = cold_split(&lines, "cargo xtask test-matrix", Some(61.5));
         assert_eq!(run.xtask_build_s, Some(61.5));
         assert_eq!(run.pin_s, Some(95.0));
-        assert_eq!(run.guest_s, Some(2.0));
+        assert_eq!(run.guest_s, Some(70.1));
         assert_eq!(
             run.builds,
             vec![("baseline".to_string(), 1200.0), ("v4".to_string(), 102.5)]

@@ -173,7 +173,7 @@ pub fn targets(r: &BenchReport) -> Vec<Target> {
     match &r.cold {
         Some(Measured::Measured(c)) => rows.push(Target {
             what: format!(
-                "cold `{}`: {:.0} s / its cold kernel build {} (cargo {}, pin {}, guest {}, {} builds, {} boots{})",
+                "cold `{}`: {:.0} s / its cold kernel build {} (cargo {}, pin {}, guest {} beside the pin, {} builds, {} boots{})",
                 c.command,
                 c.secs,
                 opt_s(c.cold_build_s()),
