@@ -88,10 +88,14 @@ fn rfc1_with_a_placeholder_sign_off_fails_identity_only() {
 /// A previous revision that does not apply: range-diff fails and says so.
 #[test]
 fn range_diff_fails_when_the_previous_revision_does_not_apply() {
-    let dir = tempfile::tempdir().unwrap();
+    // A fixed place, not a temporary directory: a revision's applied tree
+    // is named after its path, and a new path each run would leave one
+    // more tree in the work dir every time.
+    let dir = xtask::work_dir().join("test-series").join("range-diff");
+    let _ = std::fs::remove_dir_all(&dir);
     let shipped = xtask::project_root().join("patches/gsi-sysfs/v4");
     for name in ["v3", "v4"] {
-        std::fs::create_dir(dir.path().join(name)).unwrap();
+        std::fs::create_dir_all(dir.join(name)).unwrap();
         for entry in std::fs::read_dir(&shipped).unwrap().flatten() {
             let text = std::fs::read_to_string(entry.path()).unwrap();
             let text = if name == "v3" {
@@ -109,10 +113,10 @@ fn range_diff_fails_when_the_previous_revision_does_not_apply() {
             } else {
                 text
             };
-            std::fs::write(dir.path().join(name).join(entry.file_name()), text).unwrap();
+            std::fs::write(dir.join(name).join(entry.file_name()), text).unwrap();
         }
     }
-    let report = check(&dir.path().join("v4").display().to_string());
+    let report = check(&dir.join("v4").display().to_string());
     let range = report.check("range-diff");
     assert_eq!(range.status, Status::Fail, "{range:?}");
     let found = text(&report, "range-diff");
