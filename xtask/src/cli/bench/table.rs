@@ -315,7 +315,7 @@ pub fn render(r: &BenchReport) -> String {
     if let Some(all) = r.boots.as_ref().and_then(|b| b.get()) {
         out.push_str(&format!(
             "\nper boot ({}, seconds; wall median/min/max, then medians: QEMU CPU = CPU seconds QEMU used, \
-             pre-kernel = QEMU + firmware + decompression, kernel = guest clock at /init)\n",
+             pre-kernel = QEMU + firmware (+ decompression of a bzImage under Xen), kernel = guest clock at /init)\n",
             r.revision
         ));
         out.push_str(&format!(
