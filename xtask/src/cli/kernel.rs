@@ -62,7 +62,7 @@ pub fn run(command: Command) -> Result<()> {
             for rev in &selection.revisions {
                 let b = build::build(&pin, rev, crate::pipeline::selection::cores(), &reporter)?;
                 reporter.note(format!(
-                    "{}: {} ({})",
+                    "{}: {} and the vmlinux QEMU boots beside it ({})",
                     rev.name,
                     b.bzimage.display(),
                     if b.cached { "cached" } else { "built" }
