@@ -99,10 +99,19 @@ pub fn device(spec: &str) -> Vec<String> {
 }
 
 /// The kernel command line: serial console, panic ends the boot at once,
-/// an oops is a panic, then the topology's own words.
+/// an oops is a panic, [`DIRECT_BOOT_WORDS`], then the topology's own
+/// words.
 pub fn cmdline(topology_words: &str, extra: &str) -> String {
-    cmdline_on("console=ttyS0", topology_words, extra)
+    let words = format!("{DIRECT_BOOT_WORDS} {}", topology_words.trim());
+    cmdline_on("console=ttyS0", &words, extra)
 }
+
+/// Boot-time words of every direct boot, none about interrupt routing.
+/// `noreplace-smp`: a kernel that finds one CPU rewrites every LOCK
+/// prefix of its text at boot, and under TCG each write throws away
+/// translated code. Floor boots, 9 alternating, medians: microvm 0.820 ->
+/// 0.747 s, q35 1.143 -> 1.059 s. (Two-CPU shapes never rewrite them.)
+pub const DIRECT_BOOT_WORDS: &str = "noreplace-smp";
 
 /// [`cmdline`] with another console: dom0 writes to Xen's (`hvc0`), which
 /// Xen puts on its serial port beside its own lines.
@@ -313,7 +322,7 @@ mod tests {
         let line = cmdline(" acpi=off ", "");
         assert!(line.starts_with("console=ttyS0 panic=-1"));
         assert!(line.ends_with(" acpi=off"));
-        assert!(cmdline("", "gsi.shell").ends_with("rdinit=/init gsi.shell"));
+        assert!(cmdline("", "gsi.shell").ends_with("rdinit=/init noreplace-smp gsi.shell"));
     }
 
     #[test]
