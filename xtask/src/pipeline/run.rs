@@ -343,6 +343,17 @@ struct Reuse {
     rerun: bool,
 }
 
+/// The file name of the image QEMU is handed for `job` (the vmlinux of
+/// a direct boot, the bzImage under Xen), as [`boot::kernel_image`]
+/// decides it for the boot itself.
+fn entry_image(job: &BootJob) -> Result<String> {
+    let hypervisor = job.hypervisor.as_ref().map(|x| x.elf.as_path());
+    let image = boot::kernel_image(&job.bzimage, hypervisor)?;
+    Ok(image
+        .file_name()
+        .map_or(String::new(), |n| n.to_string_lossy().into_owned()))
+}
+
 /// Everything that decides the verdict of `job` (see [`crate::pipeline::results`]).
 fn result_inputs(
     job: &BootJob,
@@ -377,13 +388,7 @@ fn result_inputs(
         .collect();
     let inputs = crate::pipeline::results::Inputs::new()
         .with("kernel-sha256", kernel)
-        .with(
-            "kernel-entry",
-            match job.hypervisor {
-                Some(_) => "bzImage, dom0 of Xen",
-                None => "PVH entry of vmlinux",
-            },
-        )
+        .with("kernel-image", entry_image(job)?)
         .with("initramfs", initramfs)
         .with(
             "topology",
